@@ -1,0 +1,57 @@
+// swift-tools-version:6.0
+// gst-agegender: a GStreamer plugin (libgstagegender.so) that finds faces and
+// estimates age and gender with OpenCV's dnn module.
+import PackageDescription
+import Foundation
+
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
+// Debian 12 ships OpenCV 4.6 headers here; its opencv4.pc comes only with the
+// heavy libopencv-dev, so the path is named directly.
+let openCVInclude = "/usr/include/opencv4"
+
+let package = Package(
+  name: "gst-agegender",
+  products: [
+    // The GStreamer plugin. GStreamer finds it by file name: libgstagegender.so.
+    .library(name: "gstagegender", type: .dynamic, targets: ["GstAgeGender"]),
+    // Reading the per-face metadata from Swift applications.
+    .library(name: "AgeGenderMeta", targets: ["AgeGenderMeta"]),
+    .executable(name: "agegender-eval", targets: ["AgeGenderEval"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
+  targets: [
+    .systemLibrary(
+      name: "CGStreamer", path: "Sources/CGStreamer", pkgConfig: "gstreamer-video-1.0",
+      providers: [.apt(["libgstreamer1.0-dev", "libgstreamer-plugins-base1.0-dev"])]),
+    .target(
+      name: "COpenCVBridge", path: "Sources/COpenCVBridge",
+      cxxSettings: [.unsafeFlags(["-I\(openCVInclude)", "-O2"])],
+      linkerSettings: [
+        .linkedLibrary("opencv_dnn"), .linkedLibrary("opencv_imgproc"),
+        .linkedLibrary("opencv_imgcodecs"), .linkedLibrary("opencv_core"),
+      ]),
+    // Face analysis core: plain Swift over the OpenCV bridge, no GStreamer.
+    .target(name: "FaceAnalysis", dependencies: ["COpenCVBridge"]),
+    // The GstCustomMeta that carries faces, shared by the element and readers.
+    .target(name: "AgeGenderMeta", dependencies: ["CGStreamer"]),
+    // The GStreamer layer: registration, properties, caps, metadata, overlay.
+    .target(
+      name: "GstAgeGender", dependencies: ["CGStreamer", "FaceAnalysis", "AgeGenderMeta"],
+      linkerSettings: [
+        // Export only gst_plugin_agegender_get_desc.
+        .unsafeFlags(["-Xlinker", "--version-script=\(root)/Sources/GstAgeGender/exports.map"])
+      ]),
+    .executableTarget(
+      name: "AgeGenderEval",
+      dependencies: [
+        "CGStreamer", "AgeGenderMeta", "FaceAnalysis",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .testTarget(name: "FaceAnalysisTests", dependencies: ["FaceAnalysis"]),
+    .testTarget(name: "GstAgeGenderTests", dependencies: ["CGStreamer", "AgeGenderMeta", "FaceAnalysis"]),
+  ],
+  swiftLanguageModes: [.v5],
+  cxxLanguageStandard: .cxx17
+)

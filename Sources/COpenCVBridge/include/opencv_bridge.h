@@ -1,0 +1,121 @@
+/*
+ * opencv_bridge.h: the only door from Swift into OpenCV.
+ *
+ * Swift cannot survive a C++ exception (the runtime is built without them, so a
+ * thrown cv::Exception would abort the host process). Every function here
+ * catches everything and reports failure through its return value and an
+ * agb_error message instead. Images are passed as views over caller memory:
+ * nothing is copied unless the function says so.
+ */
+#ifndef AGB_OPENCV_BRIDGE_H
+#define AGB_OPENCV_BRIDGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Byte order of one pixel in memory, named as GStreamer names its formats. */
+typedef enum {
+  AGB_PIXEL_BGR = 0,
+  AGB_PIXEL_RGB = 1,
+  AGB_PIXEL_BGRX = 2,
+  AGB_PIXEL_BGRA = 3,
+  AGB_PIXEL_RGBX = 4,
+  AGB_PIXEL_RGBA = 5,
+  AGB_PIXEL_XBGR = 6,
+  AGB_PIXEL_ABGR = 7,
+  AGB_PIXEL_XRGB = 8,
+  AGB_PIXEL_ARGB = 9,
+  AGB_PIXEL_GRAY8 = 10,
+} agb_pixel_format;
+
+/* A view over packed pixels; stride is in bytes. */
+typedef struct {
+  uint8_t *data;
+  int32_t width;
+  int32_t height;
+  int32_t stride;
+  int32_t format; /* agb_pixel_format */
+} agb_image;
+
+typedef struct {
+  char message[512];
+} agb_error;
+
+/* How a network wants its input tensor laid out and normalised:
+ * value = (pixel - mean[c]) * scale, channels in rgb ? R,G,B : B,G,R order. */
+typedef struct {
+  int32_t width;
+  int32_t height;
+  int32_t rgb;
+  float mean[3];
+  float scale;
+} agb_input_spec;
+
+typedef struct {
+  float x, y, width, height; /* pixels of the analysed image */
+  float score;
+} agb_detection;
+
+typedef struct agb_net agb_net;
+
+/* Loading. NULL on failure with the reason in err. */
+agb_net *agb_net_load_caffe(const char *prototxt_path, const char *model_path, agb_error *err);
+agb_net *agb_net_load_onnx(const char *model_path, agb_error *err);
+void agb_net_free(agb_net *net);
+
+/* OpenCV's own worker-thread count (cv::setNumThreads); < 0 keeps OpenCV's default. */
+void agb_set_num_threads(int32_t threads);
+int32_t agb_get_num_threads(void);
+
+/*
+ * Runs an SSD face detector (res10 DetectionOutput layout) on the image.
+ * The image is letterboxed into the network input with `padding` (a fraction of
+ * the longer side added on every side), so a face that fills the frame still has
+ * the context the detector was trained with. Boxes come back in image pixels,
+ * clipped to the image, best first. Returns the number written (<= capacity) or -1.
+ */
+int32_t agb_ssd_detect(agb_net *net, const agb_image *image, const agb_input_spec *spec,
+                       float padding, float threshold, agb_detection *out, int32_t capacity,
+                       agb_error *err);
+
+/*
+ * Cuts one chip per face and classifies all of them in one batch.
+ * transforms: count * 6 floats, each a 2x3 affine matrix mapping chip pixel
+ * coordinates to image pixel coordinates (row-major: a b c / d e f, so
+ * x_img = a*u + b*v + c). Chips are resampled with area averaging first when
+ * the face is much larger than the chip, so large faces are not aliased.
+ * out receives count * classes floats (the network's output rows).
+ * Returns classes, or -1.
+ */
+int32_t agb_classify_chips(agb_net *net, const agb_image *image, const float *transforms,
+                           int32_t count, const agb_input_spec *spec, float *out,
+                           int32_t out_capacity, agb_error *err);
+
+/*
+ * Writes the chip (the same resampling as agb_classify_chips) into `chip`,
+ * which must be a chip-sized image of the same pixel format. For tests and tools.
+ */
+int32_t agb_extract_chip(const agb_image *image, const float transform[6], agb_image *chip,
+                         agb_error *err);
+
+/* Draws a box and a label with a filled background; colour is R,G,B. */
+int32_t agb_draw_labelled_box(agb_image *image, int32_t x, int32_t y, int32_t width,
+                              int32_t height, const char *label, uint8_t r, uint8_t g,
+                              uint8_t b, agb_error *err);
+
+/* Reads an image file as packed BGR. *pixels is malloc'd; free with agb_free. */
+int32_t agb_read_image(const char *path, uint8_t **pixels, int32_t *width, int32_t *height,
+                       agb_error *err);
+/* Writes a packed image to a file (format by extension). */
+int32_t agb_write_image(const char *path, const agb_image *image, agb_error *err);
+void agb_free(void *pointer);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,408 @@
+// The C++ side of opencv_bridge.h. Every entry point is wrapped in guarded(),
+// which turns any exception into an error message: nothing thrown here may
+// unwind into Swift or GStreamer.
+#include "opencv_bridge.h"
+
+#include <opencv2/core.hpp>
+#include <opencv2/dnn.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <new>
+#include <string>
+#include <vector>
+
+struct agb_net {
+  cv::dnn::Net net;
+  // cv::dnn::Net::forward is not re-entrant; one element may share a net
+  // between streaming threads, so serialise forwards per net.
+  std::mutex lock;
+  // Reused between frames so steady-state inference allocates nothing new.
+  cv::Mat canvas;
+  cv::Mat staging;
+  cv::Mat blob;
+  std::vector<cv::Mat> chips;
+};
+
+namespace {
+
+void set_error(agb_error *err, const std::string &message) {
+  if (err == nullptr) return;
+  std::snprintf(err->message, sizeof(err->message), "%s", message.c_str());
+}
+
+template <typename Result, typename Body>
+Result guarded(agb_error *err, Result failure, Body body) {
+  try {
+    return body();
+  } catch (const cv::Exception &e) {
+    set_error(err, std::string("OpenCV: ") + (e.err.empty() ? e.what() : e.err) +
+                       (e.func.empty() ? "" : " (in " + e.func + ")"));
+  } catch (const std::bad_alloc &) {
+    set_error(err, "out of memory");
+  } catch (const std::exception &e) {
+    set_error(err, e.what());
+  } catch (...) {
+    set_error(err, "unknown C++ exception");
+  }
+  return failure;
+}
+
+int channels_of(int32_t format) {
+  switch (format) {
+    case AGB_PIXEL_BGR:
+    case AGB_PIXEL_RGB:
+      return 3;
+    case AGB_PIXEL_GRAY8:
+      return 1;
+    case AGB_PIXEL_BGRX:
+    case AGB_PIXEL_BGRA:
+    case AGB_PIXEL_RGBX:
+    case AGB_PIXEL_RGBA:
+    case AGB_PIXEL_XBGR:
+    case AGB_PIXEL_ABGR:
+    case AGB_PIXEL_XRGB:
+    case AGB_PIXEL_ARGB:
+      return 4;
+    default:
+      return 0;
+  }
+}
+
+// Byte offsets of R, G and B inside one pixel.
+void rgb_offsets(int32_t format, int offsets[3]) {
+  switch (format) {
+    case AGB_PIXEL_BGR:
+    case AGB_PIXEL_BGRX:
+    case AGB_PIXEL_BGRA:
+      offsets[0] = 2, offsets[1] = 1, offsets[2] = 0;
+      break;
+    case AGB_PIXEL_RGB:
+    case AGB_PIXEL_RGBX:
+    case AGB_PIXEL_RGBA:
+      offsets[0] = 0, offsets[1] = 1, offsets[2] = 2;
+      break;
+    case AGB_PIXEL_XBGR:
+    case AGB_PIXEL_ABGR:
+      offsets[0] = 3, offsets[1] = 2, offsets[2] = 1;
+      break;
+    case AGB_PIXEL_XRGB:
+    case AGB_PIXEL_ARGB:
+      offsets[0] = 1, offsets[1] = 2, offsets[2] = 3;
+      break;
+    default:
+      offsets[0] = offsets[1] = offsets[2] = 0;
+  }
+}
+
+// A Mat header over the caller's pixels (no copy).
+cv::Mat wrap(const agb_image *image) {
+  if (image == nullptr || image->data == nullptr) throw std::invalid_argument("no image data");
+  const int channels = channels_of(image->format);
+  if (channels == 0) throw std::invalid_argument("unsupported pixel format " + std::to_string(image->format));
+  if (image->width <= 0 || image->height <= 0)
+    throw std::invalid_argument("image size " + std::to_string(image->width) + "x" +
+                                std::to_string(image->height) + " is empty");
+  if (image->stride < image->width * channels)
+    throw std::invalid_argument("stride " + std::to_string(image->stride) + " is shorter than a row");
+  return cv::Mat(image->height, image->width, CV_8UC(channels), image->data, (size_t)image->stride);
+}
+
+// Converts src (in `format`) to 3-channel BGR or RGB into dst.
+void to_three_channels(const cv::Mat &src, int32_t format, bool rgb, cv::Mat &dst) {
+  int offsets[3];
+  rgb_offsets(format, offsets);
+  if (src.channels() == 1) {
+    cv::cvtColor(src, dst, cv::COLOR_GRAY2BGR);
+    return;
+  }
+  // Destination channel k takes source byte from_to[2k]: B,G,R or R,G,B.
+  const int order[3] = {rgb ? offsets[0] : offsets[2], offsets[1], rgb ? offsets[2] : offsets[0]};
+  dst.create(src.rows, src.cols, CV_8UC3);
+  const int from_to[6] = {order[0], 0, order[1], 1, order[2], 2};
+  cv::mixChannels(&src, 1, &dst, 1, from_to, 3);
+}
+
+cv::Scalar colour_in(int32_t format, uint8_t r, uint8_t g, uint8_t b) {
+  if (format == AGB_PIXEL_GRAY8) return cv::Scalar(0.299 * r + 0.587 * g + 0.114 * b);
+  int offsets[3];
+  rgb_offsets(format, offsets);
+  double px[4] = {255, 255, 255, 255};
+  px[offsets[0]] = r, px[offsets[1]] = g, px[offsets[2]] = b;
+  return cv::Scalar(px[0], px[1], px[2], px[3]);
+}
+
+// Resamples the chip described by `t` (chip -> image affine) from src into dst (size w x h).
+// A strongly shrinking transform is first approximated by an area-averaging
+// resize of the source region, then the remaining near-1:1 warp is applied, so
+// large faces do not alias into the tiny chips the nets were trained on.
+void cut_chip(const cv::Mat &src, const float t[6], int w, int h, cv::Mat &dst, cv::Mat &staging) {
+  const double a = t[0], b = t[1], c = t[2], d = t[3], e = t[4], f = t[5];
+  // Chip pixel size in image pixels (the transform's scale).
+  const double step = std::sqrt(std::fabs(a * e - b * d));
+  double xs[4], ys[4];
+  const double us[4] = {0, (double)w, 0, (double)w}, vs[4] = {0, 0, (double)h, (double)h};
+  for (int i = 0; i < 4; i++) {
+    xs[i] = a * us[i] + b * vs[i] + c;
+    ys[i] = d * us[i] + e * vs[i] + f;
+  }
+  const double x0 = std::floor(*std::min_element(xs, xs + 4)) - 1;
+  const double y0 = std::floor(*std::min_element(ys, ys + 4)) - 1;
+  const double x1 = std::ceil(*std::max_element(xs, xs + 4)) + 1;
+  const double y1 = std::ceil(*std::max_element(ys, ys + 4)) + 1;
+  const cv::Rect region((int)x0, (int)y0, std::max(1, (int)(x1 - x0)), std::max(1, (int)(y1 - y0)));
+  const cv::Rect inside = region & cv::Rect(0, 0, src.cols, src.rows);
+  // Region with black outside the image (a face at the border).
+  staging.create(region.height, region.width, src.type());
+  staging.setTo(cv::Scalar::all(0));
+  if (inside.area() > 0) src(inside).copyTo(staging(inside - region.tl()));
+  double shrink = step > 1.5 ? step : 1.0;
+  cv::Mat source = staging;
+  cv::Mat reduced;
+  if (shrink > 1.0) {
+    const int rw = std::max(1, (int)std::lround(region.width / shrink));
+    const int rh = std::max(1, (int)std::lround(region.height / shrink));
+    cv::resize(staging, reduced, cv::Size(rw, rh), 0, 0, cv::INTER_AREA);
+    source = reduced;
+  }
+  const double sx = (double)source.cols / region.width, sy = (double)source.rows / region.height;
+  // chip -> reduced region coordinates.
+  cv::Mat m = (cv::Mat_<double>(2, 3) << a * sx, b * sx, (c - region.x) * sx, d * sy, e * sy,
+               (f - region.y) * sy);
+  cv::warpAffine(source, dst, m, cv::Size(w, h), cv::INTER_LINEAR | cv::WARP_INVERSE_MAP,
+                 cv::BORDER_CONSTANT, cv::Scalar::all(0));
+}
+
+}  // namespace
+
+extern "C" {
+
+agb_net *agb_net_load_caffe(const char *prototxt_path, const char *model_path, agb_error *err) {
+  return guarded(err, (agb_net *)nullptr, [&]() -> agb_net * {
+    if (prototxt_path == nullptr || model_path == nullptr) throw std::invalid_argument("no model path");
+    auto *holder = new agb_net();
+    try {
+      holder->net = cv::dnn::readNetFromCaffe(prototxt_path, model_path);
+      if (holder->net.empty()) throw std::runtime_error("the network has no layers");
+    } catch (...) {
+      delete holder;
+      throw;
+    }
+    return holder;
+  });
+}
+
+agb_net *agb_net_load_onnx(const char *model_path, agb_error *err) {
+  return guarded(err, (agb_net *)nullptr, [&]() -> agb_net * {
+    if (model_path == nullptr) throw std::invalid_argument("no model path");
+    auto *holder = new agb_net();
+    try {
+      holder->net = cv::dnn::readNetFromONNX(model_path);
+      if (holder->net.empty()) throw std::runtime_error("the network has no layers");
+    } catch (...) {
+      delete holder;
+      throw;
+    }
+    return holder;
+  });
+}
+
+void agb_net_free(agb_net *net) {
+  try {
+    delete net;
+  } catch (...) {
+  }
+}
+
+void agb_set_num_threads(int32_t threads) {
+  try {
+    cv::setNumThreads(threads);
+  } catch (...) {
+  }
+}
+
+int32_t agb_get_num_threads(void) {
+  try {
+    return cv::getNumThreads();
+  } catch (...) {
+    return -1;
+  }
+}
+
+int32_t agb_ssd_detect(agb_net *net, const agb_image *image, const agb_input_spec *spec,
+                       float padding, float threshold, agb_detection *out, int32_t capacity,
+                       agb_error *err) {
+  return guarded(err, -1, [&]() -> int32_t {
+    if (net == nullptr || spec == nullptr || (out == nullptr && capacity > 0))
+      throw std::invalid_argument("null argument");
+    std::lock_guard<std::mutex> hold(net->lock);
+    const cv::Mat src = wrap(image);
+    const int W = spec->width, H = spec->height;
+    if (W <= 0 || H <= 0) throw std::invalid_argument("network input size is empty");
+    padding = std::max(0.0f, std::min(padding, 2.0f));
+    // Letterbox: fit the padded image into W x H keeping its aspect ratio.
+    const double padded_w = src.cols * (1.0 + 2.0 * padding), padded_h = src.rows * (1.0 + 2.0 * padding);
+    const double scale = std::min(W / padded_w, H / padded_h);
+    const int rw = std::max(1, std::min(W, (int)std::lround(src.cols * scale)));
+    const int rh = std::max(1, std::min(H, (int)std::lround(src.rows * scale)));
+    const int ox = (W - rw) / 2, oy = (H - rh) / 2;
+    // Fill with the mean colour so the border is exactly zero after normalisation.
+    net->canvas.create(H, W, CV_8UC3);
+    // (The canvas is in the network's channel order, as is the mean.)
+    net->canvas.setTo(cv::Scalar(spec->mean[0], spec->mean[1], spec->mean[2]));
+    cv::Mat target = net->canvas(cv::Rect(ox, oy, rw, rh));
+    // Resize first (in the source format) and convert colour on the small image.
+    const bool same_order = src.channels() == 3 && (image->format == AGB_PIXEL_RGB) == (spec->rgb != 0);
+    if (same_order) {
+      cv::resize(src, target, target.size(), 0, 0, cv::INTER_AREA);
+    } else {
+      cv::resize(src, net->staging, target.size(), 0, 0, cv::INTER_AREA);
+      cv::Mat converted;
+      to_three_channels(net->staging, image->format, spec->rgb != 0, converted);
+      converted.copyTo(target);
+    }
+    cv::dnn::blobFromImage(net->canvas, net->blob, spec->scale, cv::Size(),
+                           cv::Scalar(spec->mean[0], spec->mean[1], spec->mean[2]), false, false);
+    net->net.setInput(net->blob);
+    cv::Mat result = net->net.forward();
+    // DetectionOutput: 1 x 1 x N x 7 rows of [image, label, score, x1, y1, x2, y2], normalised.
+    if (result.dims != 4 || result.size[3] != 7)
+      throw std::runtime_error("the detector's output is not an SSD DetectionOutput (N x 7)");
+    const int rows = result.size[2];
+    const float *row = result.ptr<float>();
+    int32_t count = 0;
+    for (int i = 0; i < rows && count < capacity; i++, row += 7) {
+      const float score = row[2];
+      if (!(score >= threshold)) continue;
+      const float nx1 = row[3], ny1 = row[4], nx2 = row[5], ny2 = row[6];
+      // OpenCV 4.6 emits some rows far outside the unit square at high score: drop them.
+      if (!(nx1 >= -0.05f && ny1 >= -0.05f && nx2 <= 1.05f && ny2 <= 1.05f && nx2 > nx1 && ny2 > ny1))
+        continue;
+      double x1 = (nx1 * W - ox) / scale, y1 = (ny1 * H - oy) / scale;
+      double x2 = (nx2 * W - ox) / scale, y2 = (ny2 * H - oy) / scale;
+      x1 = std::max(0.0, x1), y1 = std::max(0.0, y1);
+      x2 = std::min((double)src.cols, x2), y2 = std::min((double)src.rows, y2);
+      if (x2 - x1 < 1.0 || y2 - y1 < 1.0) continue;
+      out[count++] = agb_detection{(float)x1, (float)y1, (float)(x2 - x1), (float)(y2 - y1), score};
+    }
+    std::sort(out, out + count, [](const agb_detection &l, const agb_detection &r) { return l.score > r.score; });
+    return count;
+  });
+}
+
+int32_t agb_classify_chips(agb_net *net, const agb_image *image, const float *transforms,
+                           int32_t count, const agb_input_spec *spec, float *out,
+                           int32_t out_capacity, agb_error *err) {
+  return guarded(err, -1, [&]() -> int32_t {
+    if (net == nullptr || spec == nullptr || transforms == nullptr || out == nullptr)
+      throw std::invalid_argument("null argument");
+    if (count <= 0) return 0;
+    std::lock_guard<std::mutex> hold(net->lock);
+    const cv::Mat src = wrap(image);
+    if (spec->width <= 0 || spec->height <= 0) throw std::invalid_argument("network input size is empty");
+    net->chips.resize(count);
+    cv::Mat raw;
+    for (int i = 0; i < count; i++) {
+      cut_chip(src, transforms + 6 * i, spec->width, spec->height, raw, net->staging);
+      to_three_channels(raw, image->format, spec->rgb != 0, net->chips[i]);
+    }
+    cv::dnn::blobFromImages(net->chips, net->blob, spec->scale, cv::Size(),
+                            cv::Scalar(spec->mean[0], spec->mean[1], spec->mean[2]), false, false);
+    net->net.setInput(net->blob);
+    cv::Mat result = net->net.forward();
+    // N x C (or N x C x 1 x 1): one row per face.
+    result = result.reshape(1, result.size[0]);
+    if (result.rows != count)
+      throw std::runtime_error("the classifier returned " + std::to_string(result.rows) + " rows for " +
+                               std::to_string(count) + " faces");
+    const int classes = result.cols;
+    if ((int64_t)classes * count > out_capacity)
+      throw std::invalid_argument("output buffer holds " + std::to_string(out_capacity) + " values, need " +
+                                  std::to_string((int64_t)classes * count));
+    cv::Mat rows = result.isContinuous() ? result : result.clone();
+    std::memcpy(out, rows.ptr<float>(), sizeof(float) * (size_t)classes * (size_t)count);
+    return classes;
+  });
+}
+
+int32_t agb_extract_chip(const agb_image *image, const float transform[6], agb_image *chip, agb_error *err) {
+  return guarded(err, -1, [&]() -> int32_t {
+    if (transform == nullptr || chip == nullptr) throw std::invalid_argument("null argument");
+    const cv::Mat src = wrap(image);
+    cv::Mat dst = wrap(chip);
+    if (dst.type() != src.type()) throw std::invalid_argument("chip and image formats differ");
+    cv::Mat raw, staging;
+    cut_chip(src, transform, dst.cols, dst.rows, raw, staging);
+    raw.copyTo(dst);
+    return 0;
+  });
+}
+
+int32_t agb_draw_labelled_box(agb_image *image, int32_t x, int32_t y, int32_t width, int32_t height,
+                              const char *label, uint8_t r, uint8_t g, uint8_t b, agb_error *err) {
+  return guarded(err, -1, [&]() -> int32_t {
+    cv::Mat canvas = wrap(image);
+    const cv::Scalar colour = colour_in(image->format, r, g, b);
+    // Scale lines and text with the frame so labels read the same from 270p to 1080p.
+    const double unit = std::max(1.0, std::min(canvas.rows, canvas.cols) / 360.0);
+    const int thickness = std::max(1, (int)std::lround(1.5 * unit));
+    cv::rectangle(canvas, cv::Rect(x, y, width, height), colour, thickness, cv::LINE_AA);
+    if (label == nullptr || *label == 0) return 0;
+    const int font = cv::FONT_HERSHEY_SIMPLEX;
+    const double font_scale = 0.42 * unit;
+    const int text_thickness = std::max(1, (int)std::lround(unit));
+    int baseline = 0;
+    const cv::Size text = cv::getTextSize(label, font, font_scale, text_thickness, &baseline);
+    const int pad = std::max(2, (int)std::lround(3 * unit));
+    const int box_h = text.height + baseline + 2 * pad;
+    // Above the box when it fits, else inside its top edge.
+    int top = y - box_h;
+    if (top < 0) top = std::max(0, y);
+    int left = std::max(0, std::min(x, canvas.cols - text.width - 2 * pad));
+    cv::rectangle(canvas, cv::Rect(left, top, text.width + 2 * pad, box_h), colour, cv::FILLED);
+    const double luma = 0.299 * r + 0.587 * g + 0.114 * b;
+    const cv::Scalar ink = luma > 140 ? colour_in(image->format, 0, 0, 0) : colour_in(image->format, 255, 255, 255);
+    cv::putText(canvas, label, cv::Point(left + pad, top + pad + text.height), font, font_scale, ink,
+                text_thickness, cv::LINE_AA);
+    return 0;
+  });
+}
+
+int32_t agb_read_image(const char *path, uint8_t **pixels, int32_t *width, int32_t *height, agb_error *err) {
+  return guarded(err, -1, [&]() -> int32_t {
+    if (path == nullptr || pixels == nullptr || width == nullptr || height == nullptr)
+      throw std::invalid_argument("null argument");
+    cv::Mat image = cv::imread(path, cv::IMREAD_COLOR);
+    if (image.empty()) throw std::runtime_error(std::string("cannot read image ") + path);
+    const size_t bytes = (size_t)image.cols * image.rows * 3;
+    auto *copy = static_cast<uint8_t *>(std::malloc(bytes));
+    if (copy == nullptr) throw std::bad_alloc();
+    cv::Mat view(image.rows, image.cols, CV_8UC3, copy);
+    image.copyTo(view);
+    *pixels = copy;
+    *width = image.cols;
+    *height = image.rows;
+    return 0;
+  });
+}
+
+int32_t agb_write_image(const char *path, const agb_image *image, agb_error *err) {
+  return guarded(err, -1, [&]() -> int32_t {
+    cv::Mat src = wrap(image);
+    cv::Mat bgr;
+    to_three_channels(src, image->format, false, bgr);
+    if (!cv::imwrite(path, bgr)) throw std::runtime_error(std::string("cannot write image ") + path);
+    return 0;
+  });
+}
+
+void agb_free(void *pointer) { std::free(pointer); }
+
+}  // extern "C"

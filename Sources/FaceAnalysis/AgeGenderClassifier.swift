@@ -1,0 +1,30 @@
+public enum Gender: String, Sendable {
+  case female, male
+}
+
+/// One face's age and gender estimate.
+public struct AgeGenderEstimate: Equatable, Sendable {
+  /// Age in years (an expected value, or a group's representative age).
+  public var age: Double
+  /// The age range the classifier answers with (a single point for regressed ages).
+  public var ageRange: ClosedRange<Double>
+  /// Probability that the face is female, 0...1.
+  public var femaleProbability: Double
+
+  public init(age: Double, ageRange: ClosedRange<Double>? = nil, femaleProbability: Double) {
+    self.age = age
+    self.ageRange = ageRange ?? age...age
+    self.femaleProbability = femaleProbability
+  }
+
+  public var gender: Gender { femaleProbability >= 0.5 ? .female : .male }
+  /// Probability of the reported gender, 0.5...1.
+  public var genderConfidence: Double { max(femaleProbability, 1 - femaleProbability) }
+}
+
+/// Estimates age and gender for every face of an image, in one batch per network.
+/// Implementations: `CydralAgeGenderClassifier` (default); the Levi & Hassner
+/// Caffe nets slot in behind the same protocol.
+public protocol AgeGenderClassifier: AnyObject {
+  func classify(_ image: ImageView, faces: [Box]) throws -> [AgeGenderEstimate]
+}

@@ -1,0 +1,69 @@
+import COpenCVBridge
+
+/// The CC0 Cydral age (81 classes, age = expected value) and gender nets from
+/// dlib-models, run through cv::dnn on chips cut around each face.
+public final class CydralAgeGenderClassifier: AgeGenderClassifier {
+  private let ageNet: DNNNetwork
+  private let genderNet: DNNNetwork
+  private let femaleIndex: Int
+  public var geometry: any FaceChipGeometry
+  private var transforms: [Float] = []
+  private var output: [Float] = []
+
+  public static let defaultAgeModel = "cydral-age"
+  public static let defaultGenderModel = "cydral-gender"
+
+  public init(store: ModelStore, ageModel: String = defaultAgeModel, genderModel: String = defaultGenderModel,
+    geometry: any FaceChipGeometry = BoxChipGeometry()) throws {
+    let ageManifest = try store.manifest(named: ageModel)
+    let genderManifest = try store.manifest(named: genderModel)
+    guard ageManifest.role == .age, !ageManifest.ageValues.isEmpty else {
+      throw FaceAnalysisError.modelInvalid(path: ageManifest.file, reason: "'\(ageModel)' is not an age-value model")
+    }
+    guard genderManifest.role == .gender, let female = genderManifest.labels.firstIndex(of: "female") else {
+      throw FaceAnalysisError.modelInvalid(path: genderManifest.file, reason: "'\(genderModel)' is not a gender model")
+    }
+    ageNet = try DNNNetwork(manifest: ageManifest, store: store)
+    genderNet = try DNNNetwork(manifest: genderManifest, store: store)
+    femaleIndex = female
+    self.geometry = geometry
+  }
+
+  public func classify(_ image: ImageView, faces: [Box]) throws -> [AgeGenderEstimate] {
+    if faces.isEmpty { return [] }
+    let ages = try run(ageNet, image, faces, classes: ageNet.manifest.ageValues.count)
+    let genders = try run(genderNet, image, faces, classes: genderNet.manifest.labels.count)
+    let ageValues = ageNet.manifest.ageValues
+    return (0..<faces.count).map { i in
+      var age = 0.0
+      for (k, value) in ageValues.enumerated() { age += Double(ages[i * ageValues.count + k]) * value }
+      let female = Double(genders[i * 2 + femaleIndex])
+      return AgeGenderEstimate(age: age, femaleProbability: min(1, max(0, female)))
+    }
+  }
+
+  private func run(_ net: DNNNetwork, _ image: ImageView, _ faces: [Box], classes: Int) throws -> [Float] {
+    let size = Int(net.spec.width)
+    transforms.removeAll(keepingCapacity: true)
+    for face in faces {
+      transforms += geometry.chipTransform(for: face, in: image, chipSize: size, padding: net.manifest.chipPadding).floats
+    }
+    if output.count < faces.count * classes { output = Array(repeating: 0, count: faces.count * classes) }
+    var bridged = image.bridged
+    var spec = net.spec
+    var error = agb_error()
+    let capacity = Int32(output.count)
+    let got = transforms.withUnsafeBufferPointer { t in
+      output.withUnsafeMutableBufferPointer { out in
+        agb_classify_chips(net.handle, &bridged, t.baseAddress, Int32(faces.count), &spec, out.baseAddress,
+          capacity, &error)
+      }
+    }
+    guard got >= 0 else { throw FaceAnalysisError.inference(reason: "\(net.manifest.name): \(error.text)") }
+    guard Int(got) == classes else {
+      throw FaceAnalysisError.modelInvalid(
+        path: net.manifest.file, reason: "it gives \(got) outputs per face, the manifest says \(classes)")
+    }
+    return Array(output.prefix(faces.count * classes))
+  }
+}

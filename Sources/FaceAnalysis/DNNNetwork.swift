@@ -1,0 +1,45 @@
+import COpenCVBridge
+
+/// A network loaded through the OpenCV bridge. Loading checks the files first,
+/// so errors name the file; the bridge turns OpenCV's exceptions into messages.
+final class DNNNetwork: @unchecked Sendable {
+  // The bridge serialises forwards per network, so sharing one instance is safe.
+  let handle: OpaquePointer
+  let spec: agb_input_spec
+  let manifest: ModelManifest
+
+  init(manifest: ModelManifest, store: ModelStore) throws {
+    let files = try store.files(of: manifest)
+    var error = agb_error()
+    let loaded: OpaquePointer?
+    switch manifest.format {
+    case .onnx:
+      loaded = agb_net_load_onnx(files.weights, &error)
+    case .caffe:
+      loaded = agb_net_load_caffe(files.config ?? "", files.weights, &error)
+    case .haar:
+      throw FaceAnalysisError.modelInvalid(path: files.weights, reason: "a Haar cascade is not a dnn network")
+    }
+    guard let loaded else {
+      // The weights are the usual culprit; name both files for Caffe.
+      let path = files.config.map { "\(files.weights) (with \($0))" } ?? files.weights
+      throw FaceAnalysisError.modelInvalid(path: path, reason: error.text)
+    }
+    handle = loaded
+    self.manifest = manifest
+    let mean = manifest.mean.map(Float.init)
+    spec = agb_input_spec(
+      width: Int32(manifest.inputWidth), height: Int32(manifest.inputHeight), rgb: manifest.rgb ? 1 : 0,
+      mean: (mean[0], mean[1], mean[2]), scale: Float(manifest.scale))
+  }
+
+  deinit { agb_net_free(handle) }
+}
+
+/// OpenCV's worker-thread pool size, shared by every network in the process.
+public enum InferenceThreads {
+  public static var count: Int {
+    get { Int(agb_get_num_threads()) }
+    set { agb_set_num_threads(Int32(newValue)) }
+  }
+}

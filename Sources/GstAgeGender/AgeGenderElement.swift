@@ -1,0 +1,205 @@
+import AgeGenderMeta
+import CGStreamer
+import FaceAnalysis
+import Synchronization
+
+/// The `agegender` element: a GstVideoFilter that finds every face, estimates
+/// its age and gender, attaches the results as metadata and draws them.
+///
+/// Shaped like a gst-plugins-rs element: a `Settings` value behind a lock holds
+/// the properties; a `State` (loaded models, negotiated format) is created in
+/// `start`/`set_info` and dropped in `stop`.
+final class AgeGenderElement: @unchecked Sendable {
+  // MARK: Properties
+
+  enum Property: UInt32 {
+    case modelDir = 1, detectionThreshold, minFaceSize, maxFaces, draw, postMessages, detectionPadding
+  }
+
+  static let properties: [PropertySpec] = [
+    PropertySpec(
+      id: Property.modelDir.rawValue, name: "model-dir", nick: "Model directory",
+      blurb: "Folder with the model manifests (*.model) and weights/ (unset: AGEGENDER_MODEL_DIR, else the checkout's or installation's models)",
+      kind: .string(default: nil), mutableWhilePlaying: false),
+    PropertySpec(
+      id: Property.detectionThreshold.rawValue, name: "detection-threshold", nick: "Detection threshold",
+      blurb: "Minimum face detector confidence for a face to be reported",
+      kind: .double(min: 0, max: 1, default: 0.5), mutableWhilePlaying: true),
+    PropertySpec(
+      id: Property.minFaceSize.rawValue, name: "min-face-size", nick: "Minimum face size",
+      blurb: "Faces whose smaller side is below this many pixels are ignored",
+      kind: .int(min: 0, max: 8192, default: 20), mutableWhilePlaying: true),
+    PropertySpec(
+      id: Property.maxFaces.rawValue, name: "max-faces", nick: "Maximum faces",
+      blurb: "At most this many faces per frame (the most confident) are classified and reported",
+      kind: .int(min: 1, max: 256, default: 32), mutableWhilePlaying: true),
+    PropertySpec(
+      id: Property.draw.rawValue, name: "draw", nick: "Draw",
+      blurb: "Draw a box and an age/gender label on each face",
+      kind: .boolean(default: true), mutableWhilePlaying: true),
+    PropertySpec(
+      id: Property.postMessages.rawValue, name: "post-messages", nick: "Post messages",
+      blurb: "Post an element message named 'agegender' with the faces of each frame on the bus",
+      kind: .boolean(default: false), mutableWhilePlaying: true),
+    PropertySpec(
+      id: Property.detectionPadding.rawValue, name: "detection-padding", nick: "Detection padding",
+      blurb: "Border added on every side of the frame before detection, as a fraction of its size; gives close-up faces the context the detector needs",
+      kind: .double(min: 0, max: 1, default: 0.25), mutableWhilePlaying: true),
+  ]
+
+  struct Settings {
+    var modelDir: String? = nil
+    var detectionThreshold = 0.5
+    var minFaceSize: Int32 = 20
+    var maxFaces: Int32 = 32
+    var draw = true
+    var postMessages = false
+    var detectionPadding = 0.25
+
+    var analysisOptions: AnalysisOptions {
+      AnalysisOptions(
+        detectionThreshold: detectionThreshold, minFaceSize: Int(minFaceSize), maxFaces: Int(maxFaces))
+    }
+  }
+
+  struct State {
+    var analyzer: FaceAnalyzer
+    var detector: SSDFaceDetector
+    var pixelFormat: PixelFormat?
+  }
+
+  let settings = Mutex(Settings())
+  let state = Mutex<State?>(nil)
+
+  static let supportedFormats: [(GstVideoFormat, PixelFormat, String)] = [
+    (GST_VIDEO_FORMAT_BGR, .bgr, "BGR"), (GST_VIDEO_FORMAT_RGB, .rgb, "RGB"),
+    (GST_VIDEO_FORMAT_BGRx, .bgrx, "BGRx"), (GST_VIDEO_FORMAT_BGRA, .bgra, "BGRA"),
+    (GST_VIDEO_FORMAT_RGBx, .rgbx, "RGBx"), (GST_VIDEO_FORMAT_RGBA, .rgba, "RGBA"),
+    (GST_VIDEO_FORMAT_xBGR, .xbgr, "xBGR"), (GST_VIDEO_FORMAT_ABGR, .abgr, "ABGR"),
+    (GST_VIDEO_FORMAT_xRGB, .xrgb, "xRGB"), (GST_VIDEO_FORMAT_ARGB, .argb, "ARGB"),
+  ]
+
+  static var capsString: String {
+    "video/x-raw, format=(string){ \(supportedFormats.map(\.2).joined(separator: ", ")) }, "
+      + "width=(int)[ 1, 2147483647 ], height=(int)[ 1, 2147483647 ], framerate=(fraction)[ 0/1, 2147483647/1 ]"
+  }
+
+  // MARK: Property access
+
+  func setProperty(_ id: UInt32, _ value: UnsafePointer<GValue>) {
+    guard let property = Property(rawValue: id) else { return }
+    settings.withLock { s in
+      switch property {
+      case .modelDir: s.modelDir = g_value_get_string(value).map { String(cString: $0) }
+      case .detectionThreshold: s.detectionThreshold = g_value_get_double(value)
+      case .minFaceSize: s.minFaceSize = g_value_get_int(value)
+      case .maxFaces: s.maxFaces = g_value_get_int(value)
+      case .draw: s.draw = g_value_get_boolean(value) != 0
+      case .postMessages: s.postMessages = g_value_get_boolean(value) != 0
+      case .detectionPadding: s.detectionPadding = g_value_get_double(value)
+      }
+    }
+  }
+
+  func getProperty(_ id: UInt32, _ value: UnsafeMutablePointer<GValue>) {
+    guard let property = Property(rawValue: id) else { return }
+    let s = settings.withLock { $0 }
+    switch property {
+    case .modelDir: g_value_set_string(value, s.modelDir)
+    case .detectionThreshold: g_value_set_double(value, s.detectionThreshold)
+    case .minFaceSize: g_value_set_int(value, s.minFaceSize)
+    case .maxFaces: g_value_set_int(value, s.maxFaces)
+    case .draw: g_value_set_boolean(value, s.draw ? 1 : 0)
+    case .postMessages: g_value_set_boolean(value, s.postMessages ? 1 : 0)
+    case .detectionPadding: g_value_set_double(value, s.detectionPadding)
+    }
+  }
+
+  // MARK: Lifecycle
+
+  /// Loads the models. Runs in start(), never at registration or construction:
+  /// the plugin scanner and gst-inspect create elements too.
+  func start(_ element: UnsafeMutablePointer<GstElement>) -> Bool {
+    let s = settings.withLock { $0 }
+    let directory = PluginLocation.shared.resolveModelDirectory(explicit: s.modelDir)
+    let store = ModelStore(directory: directory)
+    do {
+      let detector = try SSDFaceDetector(store: store, padding: s.detectionPadding)
+      let classifier = try CydralAgeGenderClassifier(store: store)
+      let analyzer = FaceAnalyzer(detector: detector, classifier: classifier)
+      state.withLock { $0 = State(analyzer: analyzer, detector: detector, pixelFormat: nil) }
+      Debug.info(element, "models loaded from \(directory)")
+      return true
+    } catch {
+      let text = "\(error)"
+      Debug.error(element, text)
+      let notFound = { () -> Bool in
+        switch error as? FaceAnalysisError {
+        case .modelMissing?, .modelDirectoryMissing?: return true
+        default: return false
+        }
+      }()
+      postError(
+        element, resource: true,
+        code: Int32(notFound ? GST_RESOURCE_ERROR_NOT_FOUND.rawValue : GST_RESOURCE_ERROR_OPEN_READ.rawValue),
+        text: text, debug: "model directory: \(directory)")
+      return false
+    }
+  }
+
+  func stop() -> Bool {
+    state.withLock { $0 = nil }
+    return true
+  }
+
+  func setInfo(_ element: UnsafeMutablePointer<GstElement>, _ info: UnsafeMutablePointer<GstVideoInfo>) -> Bool {
+    let format = info.pointee.finfo.pointee.format
+    guard let pixelFormat = Self.supportedFormats.first(where: { $0.0 == format })?.1 else {
+      Debug.error(element, "unsupported video format \(format.rawValue)")
+      return false
+    }
+    return state.withLock { state in
+      guard state != nil else { return false }
+      state!.pixelFormat = pixelFormat
+      return true
+    }
+  }
+
+  // MARK: Frames
+
+  func transform(_ element: UnsafeMutablePointer<GstElement>, _ frame: UnsafeMutablePointer<GstVideoFrame>) -> GstFlowReturn {
+    let s = settings.withLock { $0 }
+    let width = Int(frame.pointee.info.width), height = Int(frame.pointee.info.height)
+    return state.withLock { state -> GstFlowReturn in
+      guard let current = state, let format = current.pixelFormat, let data = frame.pointee.data.0 else {
+        postError(element, resource: false, code: Int32(GST_STREAM_ERROR_NOT_IMPLEMENTED.rawValue),
+          text: "agegender received a frame before its format was negotiated", debug: nil)
+        return GST_FLOW_NOT_NEGOTIATED
+      }
+      let image = ImageView(
+        data: data, width: width, height: height, stride: Int(frame.pointee.info.stride.0), format: format)
+      do {
+        current.detector.padding = s.detectionPadding
+        let faces = try current.analyzer.analyze(image, options: s.analysisOptions)
+        guard let buffer = frame.pointee.buffer else { return GST_FLOW_ERROR }
+        FrameMetadata.attach(faces, width: Int32(width), height: Int32(height), to: buffer)
+        if s.postMessages {
+          FrameMetadata.postMessage(faces, element: element, buffer: buffer)
+        }
+        if s.draw { try FaceOverlay.draw(faces, on: image) }
+        return GST_FLOW_OK
+      } catch {
+        postError(element, resource: false, code: Int32(GST_STREAM_ERROR_FAILED.rawValue), text: "\(error)", debug: nil)
+        return GST_FLOW_ERROR
+      }
+    }
+  }
+
+  func postError(_ element: UnsafeMutablePointer<GstElement>, resource: Bool, code: Int32, text: String,
+    debug: String?, file: StaticString = #fileID, function: StaticString = #function, line: Int = #line) {
+    agb_element_error(
+      element, resource ? 1 : 0, code, text, debug,
+      UnsafeRawPointer(file.utf8Start).assumingMemoryBound(to: CChar.self),
+      UnsafeRawPointer(function.utf8Start).assumingMemoryBound(to: CChar.self), Int32(line))
+  }
+}
