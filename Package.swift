@@ -43,14 +43,17 @@ let package = Package(
         // Export only gst_plugin_agegender_get_desc.
         .unsafeFlags(["-Xlinker", "--version-script=\(root)/Sources/GstAgeGender/exports.map"])
       ]),
+    // Driving pipelines from Swift: shared by the command-line tools and the tests.
+    .target(name: "GstPipeline", dependencies: ["CGStreamer"]),
     .executableTarget(
       name: "AgeGenderEval",
       dependencies: [
-        "CGStreamer", "AgeGenderMeta", "FaceAnalysis",
+        "CGStreamer", "AgeGenderMeta", "FaceAnalysis", "GstPipeline",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(name: "FaceAnalysisTests", dependencies: ["FaceAnalysis"]),
-    .testTarget(name: "GstAgeGenderTests", dependencies: ["CGStreamer", "AgeGenderMeta", "FaceAnalysis"]),
+    .testTarget(
+      name: "GstAgeGenderTests", dependencies: ["CGStreamer", "AgeGenderMeta", "FaceAnalysis", "GstPipeline"]),
   ],
   swiftLanguageModes: [.v5],
   cxxLanguageStandard: .cxx17

@@ -100,4 +100,16 @@ static inline GstObject * agb_message_src (GstMessage * m) { return GST_MESSAGE_
 static inline GstClockTime agb_buffer_pts (GstBuffer * b) { return GST_BUFFER_PTS (b); }
 static inline gboolean agb_buffer_is_writable (GstBuffer * b) { return gst_buffer_is_writable (b); }
 
+/* G_OBJECT_GET_CLASS + g_object_class_find_property. */
+static inline GParamSpec *
+agb_object_find_property (gpointer object, const gchar * name)
+{
+  return g_object_class_find_property (G_OBJECT_GET_CLASS (object), name);
+}
+
+static inline GstAppSrc * agb_app_src_cast (GstElement * e) { return GST_APP_SRC (e); }
+static inline GstAppSink * agb_app_sink_cast (GstElement * e) { return GST_APP_SINK (e); }
+static inline void agb_object_unref (gpointer o) { gst_object_unref (o); }
+static inline GstClockTime agb_seconds (guint64 n) { return n * GST_SECOND; }
+
 #endif

@@ -159,10 +159,15 @@ void cut_chip(const cv::Mat &src, const float t[6], int w, int h, cv::Mat &dst, 
   const double y1 = std::ceil(*std::max_element(ys, ys + 4)) + 1;
   const cv::Rect region((int)x0, (int)y0, std::max(1, (int)(x1 - x0)), std::max(1, (int)(y1 - y0)));
   const cv::Rect inside = region & cv::Rect(0, 0, src.cols, src.rows);
-  // Region with black outside the image (a face at the border).
-  staging.create(region.height, region.width, src.type());
-  staging.setTo(cv::Scalar::all(0));
-  if (inside.area() > 0) src(inside).copyTo(staging(inside - region.tl()));
+  // The region, with the image's edge pixels repeated where it sticks out (a
+  // face at the border, a tight crop): black borders skew the nets more.
+  if (inside.area() > 0) {
+    cv::copyMakeBorder(src(inside), staging, inside.y - region.y, region.br().y - inside.br().y,
+                       inside.x - region.x, region.br().x - inside.br().x, cv::BORDER_REPLICATE);
+  } else {
+    staging.create(region.height, region.width, src.type());
+    staging.setTo(cv::Scalar::all(0));
+  }
   double shrink = step > 1.5 ? step : 1.0;
   cv::Mat source = staging;
   cv::Mat reduced;

@@ -8,20 +8,24 @@ public protocol FaceChipGeometry {
 
 /// An unaligned chip: a square centred on the detector's box.
 ///
-/// The res10 box spans roughly brow to chin; `faceScale` maps its larger side to
-/// the face extent the nets' aligned chips show before padding, and
-/// `verticalShift` (in box heights) moves the square's centre down.
+/// The nets were trained on dlib chips whose unpadded square spans the 68-point
+/// landmark box (jaw to jaw, brows to chin). The res10 box's width tracks the
+/// jaw width; its height varies with how much forehead it takes, so the width
+/// sets the size: `faceScale` maps it to the landmark box, `verticalShift` (in
+/// box heights) moves the centre down from forehead towards the landmarks.
+/// Defaults chosen on ../shared/testdata/faces (width beat max(width, height);
+/// horizontal-flip averaging did not help and doubled the cost).
 public struct BoxChipGeometry: FaceChipGeometry, Sendable {
   public var faceScale: Double
   public var verticalShift: Double
 
-  public init(faceScale: Double = 1.0, verticalShift: Double = 0.0) {
+  public init(faceScale: Double = 0.85, verticalShift: Double = 0.03) {
     self.faceScale = faceScale
     self.verticalShift = verticalShift
   }
 
   public func chipTransform(for face: Box, in image: ImageView, chipSize: Int, padding: Double) -> ChipTransform {
-    let side = max(face.width, face.height) * faceScale * (1 + 2 * padding)
+    let side = face.width * faceScale * (1 + 2 * padding)
     let cx = face.centerX
     let cy = face.centerY + verticalShift * face.height
     return .square(x: cx - side / 2, y: cy - side / 2, side: side, chipSize: chipSize)

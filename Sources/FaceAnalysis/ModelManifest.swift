@@ -35,7 +35,7 @@ public struct ModelManifest: Sendable, Equatable {
     var values: [String: String] = [:]
     var lineNumbers: [String: Int] = [:]
     var number = 0
-    for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+    for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
       number += 1
       let line = rawLine.trimmingWhitespace()
       if line.isEmpty || line.hasPrefix("#") { continue }

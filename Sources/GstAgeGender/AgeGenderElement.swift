@@ -13,7 +13,7 @@ final class AgeGenderElement: @unchecked Sendable {
   // MARK: Properties
 
   enum Property: UInt32 {
-    case modelDir = 1, detectionThreshold, minFaceSize, maxFaces, draw, postMessages, detectionPadding
+    case modelDir = 1, detectionThreshold, minFaceSize, maxFaces, draw, postMessages, detectionSize, closeUpDetection
   }
 
   static let properties: [PropertySpec] = [
@@ -42,9 +42,13 @@ final class AgeGenderElement: @unchecked Sendable {
       blurb: "Post an element message named 'agegender' with the faces of each frame on the bus",
       kind: .boolean(default: false), mutableWhilePlaying: true),
     PropertySpec(
-      id: Property.detectionPadding.rawValue, name: "detection-padding", nick: "Detection padding",
-      blurb: "Border added on every side of the frame before detection, as a fraction of its size; gives close-up faces the context the detector needs",
-      kind: .double(min: 0, max: 1, default: 0.25), mutableWhilePlaying: true),
+      id: Property.detectionSize.rawValue, name: "detection-size", nick: "Detection size",
+      blurb: "Shorter side in pixels of the face detector's input (aspect kept); larger finds smaller faces, at a cost that grows with its square",
+      kind: .int(min: 64, max: 2160, default: 300), mutableWhilePlaying: true),
+    PropertySpec(
+      id: Property.closeUpDetection.rawValue, name: "close-up-detection", nick: "Close-up detection",
+      blurb: "When a frame yields no face, look again with a wide border around it, which finds faces that fill the frame",
+      kind: .boolean(default: true), mutableWhilePlaying: true),
   ]
 
   struct Settings {
@@ -54,7 +58,8 @@ final class AgeGenderElement: @unchecked Sendable {
     var maxFaces: Int32 = 32
     var draw = true
     var postMessages = false
-    var detectionPadding = 0.25
+    var detectionSize: Int32 = 300
+    var closeUpDetection = true
 
     var analysisOptions: AnalysisOptions {
       AnalysisOptions(
@@ -96,7 +101,8 @@ final class AgeGenderElement: @unchecked Sendable {
       case .maxFaces: s.maxFaces = g_value_get_int(value)
       case .draw: s.draw = g_value_get_boolean(value) != 0
       case .postMessages: s.postMessages = g_value_get_boolean(value) != 0
-      case .detectionPadding: s.detectionPadding = g_value_get_double(value)
+      case .detectionSize: s.detectionSize = g_value_get_int(value)
+      case .closeUpDetection: s.closeUpDetection = g_value_get_boolean(value) != 0
       }
     }
   }
@@ -111,7 +117,8 @@ final class AgeGenderElement: @unchecked Sendable {
     case .maxFaces: g_value_set_int(value, s.maxFaces)
     case .draw: g_value_set_boolean(value, s.draw ? 1 : 0)
     case .postMessages: g_value_set_boolean(value, s.postMessages ? 1 : 0)
-    case .detectionPadding: g_value_set_double(value, s.detectionPadding)
+    case .detectionSize: g_value_set_int(value, s.detectionSize)
+    case .closeUpDetection: g_value_set_boolean(value, s.closeUpDetection ? 1 : 0)
     }
   }
 
@@ -124,7 +131,7 @@ final class AgeGenderElement: @unchecked Sendable {
     let directory = PluginLocation.shared.resolveModelDirectory(explicit: s.modelDir)
     let store = ModelStore(directory: directory)
     do {
-      let detector = try SSDFaceDetector(store: store, padding: s.detectionPadding)
+      let detector = try SSDFaceDetector(store: store)
       let classifier = try CydralAgeGenderClassifier(store: store)
       let analyzer = FaceAnalyzer(detector: detector, classifier: classifier)
       state.withLock { $0 = State(analyzer: analyzer, detector: detector, pixelFormat: nil) }
@@ -179,7 +186,8 @@ final class AgeGenderElement: @unchecked Sendable {
       let image = ImageView(
         data: data, width: width, height: height, stride: Int(frame.pointee.info.stride.0), format: format)
       do {
-        current.detector.padding = s.detectionPadding
+        current.detector.inputSize = Int(s.detectionSize)
+        current.detector.closeUpPadding = s.closeUpDetection ? 0.3 : 0
         let faces = try current.analyzer.analyze(image, options: s.analysisOptions)
         guard let buffer = frame.pointee.buffer else { return GST_FLOW_ERROR }
         FrameMetadata.attach(faces, width: Int32(width), height: Int32(height), to: buffer)
