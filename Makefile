@@ -1,0 +1,55 @@
+# gst-agegender: the two commands a new user needs are `make demo` and `make test`.
+# Each installs what it needs (Debian packages, model weights) first.
+
+SWIFT     ?= swift
+CONFIG    ?= release
+PLUGIN_DIR = build/plugins
+PLUGIN     = $(PLUGIN_DIR)/libgstagegender.so
+# A private Python for the model script (Debian's python3 refuses pip installs).
+VENV       = .build-venv
+VENV_PY    = $(VENV)/bin/python
+DEMO_INPUT = out/astronaut.png
+SKIMAGE    = scikit-image==0.26.0
+
+export GST_PLUGIN_PATH := $(CURDIR)/$(PLUGIN_DIR)
+
+.PHONY: all deps build models demo test eval clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(VENV_PY):
+	python3 -m venv $(VENV)
+
+build: deps
+	$(SWIFT) build -c $(CONFIG) --product gstagegender
+	$(SWIFT) build -c $(CONFIG) --product agegender-eval
+	mkdir -p $(PLUGIN_DIR)
+	cp -f "$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/libgstagegender.so" $(PLUGIN)
+
+models: deps $(VENV_PY)
+	$(VENV_PY) Models/fetch_models.py --group default
+
+# The demo input is the public-domain astronaut photo (NASA) from the scikit-image
+# wheel: the project commits no media, and nothing is fetched at run time.
+$(DEMO_INPUT): | $(VENV_PY)
+	mkdir -p out/.wheel
+	$(VENV_PY) -m pip download --quiet --no-deps --only-binary :all: $(SKIMAGE) -d out/.wheel
+	$(VENV_PY) -c "import glob, zipfile; z = zipfile.ZipFile(glob.glob('out/.wheel/scikit_image-*.whl')[0]); open('$(DEMO_INPUT)', 'wb').write(z.read('skimage/data/astronaut.png'))"
+
+demo: build models $(DEMO_INPUT)
+	gst-launch-1.0 -q filesrc location=$(DEMO_INPUT) ! pngdec ! imagefreeze num-buffers=75 \
+	  ! video/x-raw,framerate=25/1 ! videoconvert ! agegender ! videoconvert ! x264enc ! mp4mux \
+	  ! filesink location=out/annotated.mp4
+	@echo "wrote out/annotated.mp4"
+
+test: build models
+	$(SWIFT) test -c $(CONFIG)
+
+eval: build models
+	.build/$(CONFIG)/agegender-eval ../shared/testdata/faces
+
+clean:
+	rm -rf .build build out $(VENV)
