@@ -219,6 +219,19 @@ agb_net *agb_net_load_onnx(const char *model_path, agb_error *err) {
   });
 }
 
+int32_t agb_net_check(agb_net *net, const agb_input_spec *spec, int32_t batch, agb_error *err) {
+  return guarded(err, -1, [&]() -> int32_t {
+    if (net == nullptr || spec == nullptr || batch <= 0) throw std::invalid_argument("null argument");
+    std::lock_guard<std::mutex> hold(net->lock);
+    const int shape[4] = {batch, 3, spec->height, spec->width};
+    cv::Mat input(4, shape, CV_32F, cv::Scalar(0));
+    net->net.setInput(input);
+    cv::Mat out = net->net.forward();
+    if (out.empty() || out.size[0] < 1) throw std::runtime_error("the network produced no output");
+    return (int32_t)(out.total() / (size_t)out.size[0]);
+  });
+}
+
 void agb_net_free(agb_net *net) {
   try {
     delete net;

@@ -25,13 +25,25 @@ final class DNNNetwork: @unchecked Sendable {
       let path = files.config.map { "\(files.weights) (with \($0))" } ?? files.weights
       throw FaceAnalysisError.modelInvalid(path: path, reason: error.text)
     }
-    handle = loaded
-    self.manifest = manifest
     let mean = manifest.mean.map(Float.init)
-    spec = agb_input_spec(
+    var spec = agb_input_spec(
       width: Int32(manifest.inputWidth), height: Int32(manifest.inputHeight), rgb: manifest.rgb ? 1 : 0,
       mean: (mean[0], mean[1], mean[2]), scale: Float(manifest.scale))
+    // Caffe and ONNX readers accept some damaged files; one forward pass at load
+    // time turns those into a load error naming the file (and warms the net up).
+    let outputs = agb_net_check(loaded, &spec, 1, &error)
+    guard outputs > 0 else {
+      agb_net_free(loaded)
+      throw FaceAnalysisError.modelInvalid(path: files.weights, reason: error.text)
+    }
+    handle = loaded
+    self.manifest = manifest
+    self.spec = spec
+    self.outputsPerItem = Int(outputs)
   }
+
+  /// Values the network gives per input item (classes, or detections x 7).
+  let outputsPerItem: Int
 
   deinit { agb_net_free(handle) }
 }

@@ -67,6 +67,11 @@ agb_net *agb_net_load_caffe(const char *prototxt_path, const char *model_path, a
 agb_net *agb_net_load_onnx(const char *model_path, agb_error *err);
 void agb_net_free(agb_net *net);
 
+/* Runs one forward pass on a zero input of the spec's size (batch of `batch`),
+ * so weights that parsed but do not fit the graph fail here, at load time, not
+ * on the first frame. Returns the number of output values per batch item, or -1. */
+int32_t agb_net_check(agb_net *net, const agb_input_spec *spec, int32_t batch, agb_error *err);
+
 /* OpenCV's own worker-thread count (cv::setNumThreads); < 0 keeps OpenCV's default. */
 void agb_set_num_threads(int32_t threads);
 int32_t agb_get_num_threads(void);

@@ -1,0 +1,208 @@
+import AgeGenderMeta
+import CGStreamer
+import Foundation
+import GstPipeline
+import XCTest
+
+/// The element in real pipelines with real models and the shared media.
+final class ElementTests: XCTestCase {
+  override func setUpWithError() throws { try Fixtures.setUp() }
+
+  func testInspectDocumentsElementCapsAndEveryProperty() throws {
+    let result = try runProcess("/usr/bin/gst-inspect-1.0", ["agegender"])
+    XCTAssertEqual(result.status, 0, result.stderr)
+    let text = result.stdout
+    XCTAssertTrue(text.contains("Age and gender estimation"))
+    for format in ["BGR", "RGB", "BGRx", "BGRA", "RGBx", "RGBA"] {
+      XCTAssertTrue(text.contains("(string)\(format)"), "caps lack \(format)")
+    }
+    let properties = [
+      "model-dir", "detection-threshold", "min-face-size", "max-faces", "draw", "post-messages",
+      "detection-size", "close-up-detection",
+    ]
+    for name in properties {
+      guard let range = text.range(of: "  \(name) ") else {
+        XCTFail("gst-inspect does not list \(name)")
+        continue
+      }
+      // Each property block shows its flags and its default on the lines after the blurb.
+      let block = text[range.lowerBound...].prefix(600)
+      XCTAssertTrue(block.contains("Default"), "\(name) shows no default")
+    }
+    XCTAssertTrue(text.contains("Double. Range:               0 -               1 Default:             0.5"))
+  }
+
+  func testVideoGetsOneMetaPerBufferAndBothPeople() throws {
+    let video = try Fixtures.video("head-pose-face-detection-female-and-male.mp4")
+    let (frames, _) = try PipelineRun.collect(
+      "filesrc location=\(video) ! decodebin ! videoconvert ! agegender ! appsink name=sink sync=false")
+    XCTAssertEqual(frames.count, 56)
+    XCTAssertTrue(frames.allSatisfy { $0.faces != nil }, "a buffer came out without GstAgeGenderMeta")
+    let twoFaces = frames.filter { $0.faces?.count == 2 }.count
+    XCTAssertGreaterThanOrEqual(twoFaces, 50, "both people should be found in nearly every frame")
+    for frame in frames {
+      let faces = frame.faces ?? []
+      // The ROI metas mirror our meta, ids 0..n-1, each with its age-gender params.
+      XCTAssertEqual(frame.regions.count, faces.count)
+      for (index, (roi, face)) in zip(frame.regions, faces).enumerated() {
+        XCTAssertEqual(roi.type, "face")
+        XCTAssertEqual(roi.id, Int32(index))
+        XCTAssertEqual(Int32(roi.x), face.x)
+        XCTAssertEqual(Int32(roi.width), face.width)
+        XCTAssertEqual(roi.params["gender"], face.gender)
+        XCTAssertNotNil(roi.params["age"])
+        XCTAssertNotNil(roi.params["gender-confidence"])
+        XCTAssertNotNil(roi.params["confidence"])
+        XCTAssertTrue(face.gender == "female" || face.gender == "male")
+        XCTAssertTrue((0...100).contains(face.age), "age \(face.age)")
+        XCTAssertTrue((0.5...1).contains(face.genderConfidence))
+        XCTAssertTrue((0.5...1).contains(face.confidence))
+        XCTAssertGreaterThan(face.width, 30)
+        XCTAssertLessThanOrEqual(face.x + face.width, 480)
+        XCTAssertLessThanOrEqual(face.y + face.height, 270)
+      }
+    }
+  }
+
+  /// Every format in the caps gives the same face and the same estimate.
+  func testEveryCapsFormatGivesTheSameResult() throws {
+    let still = try Fixtures.still("astronaut.png")
+    var reference: FaceRecord?
+    for format in ["BGR", "RGB", "BGRx", "BGRA", "RGBx", "RGBA", "xBGR", "ABGR", "xRGB", "ARGB"] {
+      let (frames, _) = try PipelineRun.collect(
+        "filesrc location=\(still) ! pngdec ! videoconvert ! video/x-raw,format=\(format) ! agegender ! appsink name=sink sync=false"
+      )
+      XCTAssertEqual(frames.count, 1, format)
+      guard let faces = frames.first?.faces, faces.count == 1 else {
+        XCTFail("\(format): expected exactly one face, got \(String(describing: frames.first?.faces))")
+        continue
+      }
+      let face = faces[0]
+      XCTAssertEqual(face.gender, "female", format)
+      if let reference {
+        XCTAssertLessThanOrEqual(abs(face.x - reference.x), 2, format)
+        XCTAssertLessThanOrEqual(abs(face.y - reference.y), 2, format)
+        XCTAssertLessThanOrEqual(abs(face.width - reference.width), 2, format)
+        XCTAssertEqual(face.age, reference.age, accuracy: 1.0, format)
+        XCTAssertEqual(face.genderConfidence, reference.genderConfidence, accuracy: 0.02, format)
+      } else {
+        reference = face
+        // The face in the NASA portrait: x 177..271, y 62..172 roughly.
+        XCTAssertTrue((150...200).contains(face.x) && (40...90).contains(face.y), "box \(face)")
+      }
+    }
+  }
+
+  /// Odd sizes and padded strides: I420 → videoconvert → BGR at 641x479 has a 4-byte-padded stride.
+  func testOddFrameSizesAndPaddedStrides() throws {
+    for (w, h) in [(641, 479), (1, 1), (2, 2), (33, 17)] {
+      let (frames, _) = try PipelineRun.collect(
+        "videotestsrc num-buffers=3 pattern=ball ! video/x-raw,width=\(w),height=\(h) ! videoconvert ! video/x-raw,format=BGR "
+          + "! agegender ! appsink name=sink sync=false")
+      XCTAssertEqual(frames.count, 3, "\(w)x\(h)")
+      XCTAssertTrue(frames.allSatisfy { $0.faces == [] }, "\(w)x\(h): a test pattern has no face")
+    }
+    let still = try Fixtures.still("astronaut.png")
+    let (frames, _) = try PipelineRun.collect(
+      "filesrc location=\(still) ! pngdec ! videoscale ! video/x-raw,width=641,height=641 ! videoconvert "
+        + "! video/x-raw,format=BGR ! agegender ! appsink name=sink sync=false")
+    XCTAssertEqual(frames.first?.faces?.count, 1, "the face at 641x641 (stride 1924) is found")
+  }
+
+  func testDrawingChangesPixelsOnlyWhenAsked() throws {
+    let still = try Fixtures.still("astronaut.png")
+    func frame(draw: Bool) throws -> FrameResult {
+      let (frames, _) = try PipelineRun.collect(
+        "filesrc location=\(still) ! pngdec ! videoconvert ! video/x-raw,format=RGB ! agegender draw=\(draw) ! appsink name=sink sync=false",
+        keepPixels: true)
+      return try XCTUnwrap(frames.first)
+    }
+    let drawn = try frame(draw: true), plain = try frame(draw: false)
+    let a = try XCTUnwrap(drawn.pixels), b = try XCTUnwrap(plain.pixels)
+    XCTAssertEqual(a.count, b.count)
+    let face = try XCTUnwrap(plain.faces?.first)
+    let stride = 512 * 3
+    // The box's left edge is drawn...
+    let edge = (Int(face.y + face.height / 2) * stride) + Int(face.x) * 3
+    XCTAssertNotEqual(Array(a[edge..<edge + 3]), Array(b[edge..<edge + 3]), "no box edge drawn")
+    // ...the far corner is untouched, and the metadata is the same either way.
+    let corner = (500 * stride) + 500 * 3
+    XCTAssertEqual(Array(a[corner..<corner + 3]), Array(b[corner..<corner + 3]))
+    XCTAssertEqual(drawn.faces, plain.faces)
+    // Roughly: a box and a label, not the whole frame.
+    let changed = zip(a, b).filter { $0 != $1 }.count
+    XCTAssertGreaterThan(changed, 300)
+    XCTAssertLessThan(changed, a.count / 10)
+  }
+
+  func testMetaSurvivesConvertScaleQueueAndTeeWithScaledBoxes() throws {
+    let video = try Fixtures.video("head-pose-face-detection-female-and-male.mp4")
+    let head = "filesrc location=\(video) ! decodebin ! videoconvert ! agegender draw=false"
+    let (original, _) = try PipelineRun.collect("\(head) ! appsink name=sink sync=false")
+    let (scaled, _) = try PipelineRun.collect(
+      "\(head) ! videoconvert ! video/x-raw,format=I420 ! videoscale ! video/x-raw,width=960,height=540 ! queue "
+        + "! tee name=t ! queue ! appsink name=sink sync=false  t. ! queue ! fakesink")
+    XCTAssertEqual(original.count, scaled.count)
+    XCTAssertEqual(scaled.first?.width, 960)
+    var compared = 0
+    for (a, b) in zip(original, scaled) {
+      let fa = try XCTUnwrap(a.faces), fb = try XCTUnwrap(b.faces, "meta lost after videoscale")
+      XCTAssertEqual(fa.count, fb.count)
+      for (x, y) in zip(fa, fb) {
+        XCTAssertLessThanOrEqual(abs(y.x - 2 * x.x), 2)
+        XCTAssertLessThanOrEqual(abs(y.y - 2 * x.y), 2)
+        XCTAssertLessThanOrEqual(abs(y.width - 2 * x.width), 2)
+        XCTAssertLessThanOrEqual(abs(y.height - 2 * x.height), 2)
+        XCTAssertEqual(y.gender, x.gender)
+        XCTAssertEqual(y.age, x.age)
+        compared += 1
+      }
+    }
+    XCTAssertGreaterThan(compared, 100)
+  }
+
+  func testBusMessagesOnlyWhenAsked() throws {
+    let video = try Fixtures.video("face-demographics-walking-and-pause.mp4")
+    let pipeline = "filesrc location=\(video) ! decodebin ! videoconvert ! agegender post-messages=%@ draw=false ! appsink name=sink sync=false"
+    let (frames, messages) = try PipelineRun.collect(pipeline.replacingOccurrences(of: "%@", with: "true"))
+    let ours = messages.filter { $0.hasPrefix("agegender,") }
+    XCTAssertEqual(ours.count, frames.count, "one message per frame")
+    let withFaces = try XCTUnwrap(ours.first { $0.contains("\"face\\,") }, "no message with a face")
+    for field in ["timestamp=", "running-time=", "stream-time=", "faces=", "x\\=", "y\\=", "width\\=", "height\\=",
+      "age\\=", "gender\\=", "gender-confidence\\=", "confidence\\="] {
+      XCTAssertTrue(withFaces.contains(field), "message lacks \(field): \(withFaces.prefix(300))")
+    }
+    let (_, quiet) = try PipelineRun.collect(pipeline.replacingOccurrences(of: "%@", with: "false"))
+    XCTAssertTrue(quiet.filter { $0.hasPrefix("agegender,") }.isEmpty)
+  }
+
+  func testPropertiesRoundTripAndRejectOutOfRange() throws {
+    let pipeline = try Pipeline("videotestsrc num-buffers=1 ! videoconvert ! agegender name=ag ! fakesink")
+    let element = try pipeline.child("ag")
+    try Pipeline.setProperty(element, "detection-threshold", "0.7")
+    try Pipeline.setProperty(element, "max-faces", "3")
+    try Pipeline.setProperty(element, "draw", "false")
+    XCTAssertEqual(try doubleProperty(element, "detection-threshold"), 0.7, accuracy: 1e-9)
+    XCTAssertEqual(try intProperty(element, "max-faces"), 3)
+    XCTAssertThrowsError(try Pipeline.setProperty(element, "no-such-property", "1"))
+    // GLib refuses an out-of-range value (with a warning) and keeps the old one.
+    try Pipeline.setProperty(element, "max-faces", "100000")
+    XCTAssertEqual(try intProperty(element, "max-faces"), 3)
+  }
+
+  private func doubleProperty(_ element: UnsafeMutablePointer<GstElement>, _ name: String) throws -> Double {
+    var value = GValue()
+    g_value_init(&value, agb_gtype_double())
+    defer { g_value_unset(&value) }
+    g_object_get_property(UnsafeMutableRawPointer(element).assumingMemoryBound(to: GObject.self), name, &value)
+    return g_value_get_double(&value)
+  }
+
+  private func intProperty(_ element: UnsafeMutablePointer<GstElement>, _ name: String) throws -> Int32 {
+    var value = GValue()
+    g_value_init(&value, agb_gtype_int())
+    defer { g_value_unset(&value) }
+    g_object_get_property(UnsafeMutableRawPointer(element).assumingMemoryBound(to: GObject.self), name, &value)
+    return g_value_get_int(&value)
+  }
+}
