@@ -27,10 +27,12 @@ let package = Package(
       providers: [.apt(["libgstreamer1.0-dev", "libgstreamer-plugins-base1.0-dev"])]),
     .target(
       name: "COpenCVBridge", path: "Sources/COpenCVBridge",
-      cxxSettings: [.unsafeFlags(["-I\(openCVInclude)", "-O2"])],
+      cxxSettings: [.unsafeFlags(["-I\(openCVInclude)", "-O2"]), .define("DLIB_NO_GUI_SUPPORT")],
       linkerSettings: [
         .linkedLibrary("opencv_dnn"), .linkedLibrary("opencv_imgproc"),
         .linkedLibrary("opencv_imgcodecs"), .linkedLibrary("opencv_core"),
+        // dlib (face landmarks); its headers call LAPACK and BLAS directly.
+        .linkedLibrary("dlib"), .linkedLibrary("lapack"), .linkedLibrary("blas"),
       ]),
     // Face analysis core: plain Swift over the OpenCV bridge, no GStreamer.
     .target(name: "FaceAnalysis", dependencies: ["COpenCVBridge"]),

@@ -44,8 +44,9 @@ struct AgeGenderEval: ParsableCommand {
     let faces = try readLabels(labelsPath, text: text)
     guard !faces.isEmpty else { throw ValidationError("\(labelsPath) lists no images") }
 
-    let feeder = try FrameFeeder(middle: "videoconvert ! agegender name=ag draw=false")
-    try Pipeline.applyAssignments(properties, to: try feeder.pipeline.child("ag"))
+    let feeder = try FrameFeeder(middle: "videoconvert ! agegender name=ag draw=false") { pipeline in
+      try Pipeline.applyAssignments(properties, to: try pipeline.child("ag"))
+    }
 
     var rows = ["file,detected,gender,age"]
     var detected = 0, genderRight = 0, exactCount = 0

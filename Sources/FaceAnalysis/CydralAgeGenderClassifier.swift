@@ -7,6 +7,7 @@ public final class CydralAgeGenderClassifier: AgeGenderClassifier {
   private let genderNet: DNNNetwork
   private let femaleIndex: Int
   public var geometry: any FaceChipGeometry
+  private var placements: [FacePlacement] = []
   private var transforms: [Float] = []
   private var output: [Float] = []
 
@@ -31,6 +32,7 @@ public final class CydralAgeGenderClassifier: AgeGenderClassifier {
 
   public func classify(_ image: ImageView, faces: [Box]) throws -> [AgeGenderEstimate] {
     if faces.isEmpty { return [] }
+    placements = try geometry.placements(for: faces, in: image)
     let ages = try run(ageNet, image, faces, classes: ageNet.manifest.ageValues.count)
     let genders = try run(genderNet, image, faces, classes: genderNet.manifest.labels.count)
     let ageValues = ageNet.manifest.ageValues
@@ -45,8 +47,8 @@ public final class CydralAgeGenderClassifier: AgeGenderClassifier {
   private func run(_ net: DNNNetwork, _ image: ImageView, _ faces: [Box], classes: Int) throws -> [Float] {
     let size = Int(net.spec.width)
     transforms.removeAll(keepingCapacity: true)
-    for face in faces {
-      transforms += geometry.chipTransform(for: face, in: image, chipSize: size, padding: net.manifest.chipPadding).floats
+    for placement in placements {
+      transforms += placement.chipTransform(size: size, padding: net.manifest.chipPadding).floats
     }
     if output.count < faces.count * classes { output = Array(repeating: 0, count: faces.count * classes) }
     var bridged = image.bridged

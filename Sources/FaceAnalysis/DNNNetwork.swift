@@ -17,8 +17,8 @@ final class DNNNetwork: @unchecked Sendable {
       loaded = agb_net_load_onnx(files.weights, &error)
     case .caffe:
       loaded = agb_net_load_caffe(files.config ?? "", files.weights, &error)
-    case .haar:
-      throw FaceAnalysisError.modelInvalid(path: files.weights, reason: "a Haar cascade is not a dnn network")
+    case .haar, .dlib:
+      throw FaceAnalysisError.modelInvalid(path: files.weights, reason: "a \(manifest.format) model is not a dnn network")
     }
     guard let loaded else {
       // The weights are the usual culprit; name both files for Caffe.

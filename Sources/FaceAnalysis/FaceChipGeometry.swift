@@ -1,21 +1,55 @@
-/// Where a classifier's input chip comes from: a transform from chip pixels to
-/// image pixels for one face. `BoxChipGeometry` squares up the detector's box;
-/// landmark alignment slots in behind the same protocol.
-public protocol FaceChipGeometry {
-  /// `padding` is the context the classifier was trained with, as a fraction of the face per side.
-  func chipTransform(for face: Box, in image: ImageView, chipSize: Int, padding: Double) -> ChipTransform
+/// Where a face's unpadded template square lies in the image: the image point of
+/// the template's (0, 0) corner and the image vectors of its unit x and y axes.
+/// The Cydral nets were trained on dlib chips: that square (the mean face from
+/// brows to chin, jaw to jaw) plus `padding` of context on every side.
+public struct FacePlacement: Equatable, Sendable {
+  public var originX, originY: Double
+  public var xAxisX, xAxisY: Double
+  public var yAxisX, yAxisY: Double
+
+  public init(originX: Double, originY: Double, xAxisX: Double, xAxisY: Double, yAxisX: Double, yAxisY: Double) {
+    self.originX = originX
+    self.originY = originY
+    self.xAxisX = xAxisX
+    self.xAxisY = xAxisY
+    self.yAxisX = yAxisX
+    self.yAxisY = yAxisY
+  }
+
+  /// An axis-aligned square of `side` pixels at (x, y).
+  public static func square(x: Double, y: Double, side: Double) -> FacePlacement {
+    FacePlacement(originX: x, originY: y, xAxisX: side, xAxisY: 0, yAxisX: 0, yAxisY: side)
+  }
+
+  /// Image point of template coordinates (tx, ty).
+  public func point(_ tx: Double, _ ty: Double) -> (x: Double, y: Double) {
+    (originX + tx * xAxisX + ty * yAxisX, originY + tx * xAxisY + ty * yAxisY)
+  }
+
+  /// Chip pixels → image pixels for a `size` chip with `padding` context, as
+  /// dlib's get_face_chip_details lays it out: template t = (u / size)(1 + 2p) - p.
+  public func chipTransform(size: Int, padding: Double) -> ChipTransform {
+    let k = (1 + 2 * padding) / Double(size)
+    return ChipTransform(
+      a: xAxisX * k, b: yAxisX * k, c: originX - padding * (xAxisX + yAxisX),
+      d: xAxisY * k, e: yAxisY * k, f: originY - padding * (xAxisY + yAxisY))
+  }
+}
+
+/// Places the classifier's chip for each face. `BoxChipGeometry` squares up
+/// the detector's box; `LandmarkChipGeometry` aligns on five landmarks.
+public protocol FaceChipGeometry: AnyObject {
+  func placements(for faces: [Box], in image: ImageView) throws -> [FacePlacement]
 }
 
 /// An unaligned chip: a square centred on the detector's box.
 ///
-/// The nets were trained on dlib chips whose unpadded square spans the 68-point
-/// landmark box (jaw to jaw, brows to chin). The res10 box's width tracks the
-/// jaw width; its height varies with how much forehead it takes, so the width
-/// sets the size: `faceScale` maps it to the landmark box, `verticalShift` (in
-/// box heights) moves the centre down from forehead towards the landmarks.
-/// Defaults chosen on ../shared/testdata/faces (width beat max(width, height);
-/// horizontal-flip averaging did not help and doubled the cost).
-public struct BoxChipGeometry: FaceChipGeometry, Sendable {
+/// The res10 box's width tracks the jaw width; its height varies with how much
+/// forehead it takes, so the width sets the size: `faceScale` maps it to the
+/// template square, `verticalShift` (in box heights) moves the centre down from
+/// the forehead. Defaults chosen on ../shared/testdata/faces (width beat
+/// max(width, height); horizontal-flip averaging did not help and doubled the cost).
+public final class BoxChipGeometry: FaceChipGeometry {
   public var faceScale: Double
   public var verticalShift: Double
 
@@ -24,10 +58,12 @@ public struct BoxChipGeometry: FaceChipGeometry, Sendable {
     self.verticalShift = verticalShift
   }
 
-  public func chipTransform(for face: Box, in image: ImageView, chipSize: Int, padding: Double) -> ChipTransform {
-    let side = face.width * faceScale * (1 + 2 * padding)
-    let cx = face.centerX
-    let cy = face.centerY + verticalShift * face.height
-    return .square(x: cx - side / 2, y: cy - side / 2, side: side, chipSize: chipSize)
+  public func placement(for face: Box) -> FacePlacement {
+    let side = face.width * faceScale
+    return .square(x: face.centerX - side / 2, y: face.centerY + verticalShift * face.height - side / 2, side: side)
+  }
+
+  public func placements(for faces: [Box], in image: ImageView) throws -> [FacePlacement] {
+    faces.map(placement(for:))
   }
 }

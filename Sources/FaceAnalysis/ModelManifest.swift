@@ -2,8 +2,8 @@
 /// how to feed it and how to read its output. One `key = value` per line,
 /// `#` comments. The fetch script reads the same files.
 public struct ModelManifest: Sendable, Equatable {
-  public enum Role: String, Sendable { case detector, age, gender, ageGender = "age-gender" }
-  public enum Format: String, Sendable { case onnx, caffe, haar }
+  public enum Role: String, Sendable { case detector, age, gender, ageGender = "age-gender", landmarks }
+  public enum Format: String, Sendable { case onnx, caffe, haar, dlib }
 
   public var name: String
   public var role: Role
@@ -83,7 +83,7 @@ public struct ModelManifest: Sendable, Equatable {
       }
       inputWidth = Int(size[0])
       inputHeight = Int(size[1])
-    } else if format != .haar {
+    } else if format == .onnx || format == .caffe {
       throw fail("input-size", "missing key 'input-size'")
     }
     let mean = try numbers("mean") ?? [0, 0, 0]

@@ -13,7 +13,7 @@ final class AgeGenderElement: @unchecked Sendable {
   // MARK: Properties
 
   enum Property: UInt32 {
-    case modelDir = 1, detectionThreshold, minFaceSize, maxFaces, draw, postMessages, detectionSize, closeUpDetection
+    case modelDir = 1, detectionThreshold, minFaceSize, maxFaces, draw, postMessages, detectionSize, closeUpDetection, align
   }
 
   static let properties: [PropertySpec] = [
@@ -49,6 +49,10 @@ final class AgeGenderElement: @unchecked Sendable {
       id: Property.closeUpDetection.rawValue, name: "close-up-detection", nick: "Close-up detection",
       blurb: "When a frame yields no face, look again with a wide border around it, which finds faces that fill the frame",
       kind: .boolean(default: true), mutableWhilePlaying: true),
+    PropertySpec(
+      id: Property.align.rawValue, name: "align", nick: "Align faces",
+      blurb: "Align each face on five landmarks (dlib shape predictor) before age and gender estimation, as the nets were trained; off: a square around the detector's box",
+      kind: .boolean(default: true), mutableWhilePlaying: false),
   ]
 
   struct Settings {
@@ -60,6 +64,7 @@ final class AgeGenderElement: @unchecked Sendable {
     var postMessages = false
     var detectionSize: Int32 = 300
     var closeUpDetection = true
+    var align = true
 
     var analysisOptions: AnalysisOptions {
       AnalysisOptions(
@@ -103,6 +108,7 @@ final class AgeGenderElement: @unchecked Sendable {
       case .postMessages: s.postMessages = g_value_get_boolean(value) != 0
       case .detectionSize: s.detectionSize = g_value_get_int(value)
       case .closeUpDetection: s.closeUpDetection = g_value_get_boolean(value) != 0
+      case .align: s.align = g_value_get_boolean(value) != 0
       }
     }
   }
@@ -119,6 +125,7 @@ final class AgeGenderElement: @unchecked Sendable {
     case .postMessages: g_value_set_boolean(value, s.postMessages ? 1 : 0)
     case .detectionSize: g_value_set_int(value, s.detectionSize)
     case .closeUpDetection: g_value_set_boolean(value, s.closeUpDetection ? 1 : 0)
+    case .align: g_value_set_boolean(value, s.align ? 1 : 0)
     }
   }
 
@@ -132,7 +139,9 @@ final class AgeGenderElement: @unchecked Sendable {
     let store = ModelStore(directory: directory)
     do {
       let detector = try SSDFaceDetector(store: store)
-      let classifier = try CydralAgeGenderClassifier(store: store)
+      let geometry: any FaceChipGeometry =
+        s.align ? LandmarkChipGeometry(landmarker: try FaceLandmarker(store: store)) : BoxChipGeometry()
+      let classifier = try CydralAgeGenderClassifier(store: store, geometry: geometry)
       let analyzer = FaceAnalyzer(detector: detector, classifier: classifier)
       state.withLock { $0 = State(analyzer: analyzer, detector: detector, pixelFormat: nil) }
       Debug.info(element, "models loaded from \(directory)")

@@ -10,11 +10,13 @@ public final class FrameFeeder {
   private var frameIndex: GstClockTime = 0
 
   /// `middle` goes between the appsrc and the appsink, e.g. "videoconvert ! agegender name=ag".
-  public init(middle: String) throws {
+  /// `configure` runs before the pipeline starts (properties that take effect at start).
+  public init(middle: String, configure: (Pipeline) throws -> Void = { _ in }) throws {
     pipeline = try Pipeline(
       "appsrc name=src format=time is-live=false block=true ! \(middle) ! appsink name=sink sync=false max-buffers=2")
     source = agb_app_src_cast(try pipeline.child("src"))
     sink = agb_app_sink_cast(try pipeline.child("sink"))
+    try configure(pipeline)
     try pipeline.setState(GST_STATE_PLAYING)
   }
 

@@ -18,7 +18,7 @@ final class ElementTests: XCTestCase {
     }
     let properties = [
       "model-dir", "detection-threshold", "min-face-size", "max-faces", "draw", "post-messages",
-      "detection-size", "close-up-detection",
+      "detection-size", "close-up-detection", "align",
     ]
     for name in properties {
       guard let range = text.range(of: "  \(name) ") else {

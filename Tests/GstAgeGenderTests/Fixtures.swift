@@ -23,7 +23,10 @@ enum Fixtures {
   /// Initialises GStreamer with the staged plugin; fails the test naming what is missing.
   static func setUp(file: StaticString = #filePath, line: UInt = #line) throws {
     try require(pluginDirectory + "/libgstagegender.so", hint: "run make build", file: file, line: line)
-    for weights in ["res10_300x300_ssd_iter_140000.caffemodel", "cydral-age-v1.onnx", "cydral-gender-v1.onnx"] {
+    for weights in [
+      "res10_300x300_ssd_iter_140000.caffemodel", "cydral-age-v1.onnx", "cydral-gender-v1.onnx",
+      "shape_predictor_5_face_landmarks.dat",
+    ] {
       try require(modelDirectory + "/weights/" + weights, hint: "run make models", file: file, line: line)
     }
     _ = initialized

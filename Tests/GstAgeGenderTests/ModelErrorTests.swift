@@ -58,7 +58,7 @@ final class ModelErrorTests: XCTestCase {
 
   func testEachMissingModelFileIsNamed() throws {
     for file in ["res10_300x300_ssd_iter_140000.caffemodel", "res10_300x300_ssd_deploy.prototxt", "cydral-age-v1.onnx",
-      "cydral-gender-v1.onnx"] {
+      "cydral-gender-v1.onnx", "shape_predictor_5_face_landmarks.dat"] {
       let dir = try modelCopy { try FileManager.default.removeItem(at: $0.appendingPathComponent(file)) }
       let message = try startError(modelDir: dir)
       XCTAssertTrue(message.contains("weights/\(file)"), "\(file): \(message)")
@@ -75,6 +75,9 @@ final class ModelErrorTests: XCTestCase {
       ("res10_300x300_ssd_iter_140000.caffemodel", Data((0..<1000).map { UInt8(truncatingIfNeeded: $0 * 31) })),
       // An ONNX file where Caffe weights are expected.
       ("res10_300x300_ssd_iter_140000.caffemodel", try Data(contentsOf: URL(fileURLWithPath: Fixtures.modelDirectory + "/weights/cydral-gender-v1.onnx"))),
+      // A shape predictor that is not one, and one cut short.
+      ("shape_predictor_5_face_landmarks.dat", Data((0..<5000).map { UInt8(truncatingIfNeeded: $0 * 7) })),
+      ("shape_predictor_5_face_landmarks.dat", try Data(contentsOf: URL(fileURLWithPath: Fixtures.modelDirectory + "/weights/shape_predictor_5_face_landmarks.dat")).prefix(50_000)),
       // Truncated ONNX.
       ("cydral-age-v1.onnx", try Data(contentsOf: URL(fileURLWithPath: Fixtures.modelDirectory + "/weights/cydral-age-v1.onnx")).prefix(100_000)),
     ]

@@ -1,0 +1,93 @@
+import COpenCVBridge
+
+/// dlib's 5-point shape predictor (through Debian's libdlib).
+public final class FaceLandmarker {
+  private let handle: OpaquePointer
+  private var boxes: [Float] = []
+  private var output: [Float] = []
+  public static let defaultModel = "dlib-landmarks5"
+
+  public init(store: ModelStore, model: String = FaceLandmarker.defaultModel) throws {
+    let manifest = try store.manifest(named: model)
+    guard manifest.role == .landmarks else {
+      throw FaceAnalysisError.modelInvalid(path: manifest.file, reason: "model '\(model)' is not a landmark model")
+    }
+    let path = try store.files(of: manifest).weights
+    var error = agb_error()
+    guard let loaded = agb_landmarker_load(path, &error) else {
+      throw FaceAnalysisError.modelInvalid(path: path, reason: error.text)
+    }
+    handle = loaded
+  }
+
+  deinit { agb_landmarker_free(handle) }
+
+  /// Landmarks per face, (x, y) in image pixels, in the model's part order.
+  public func landmarks(for faces: [Box], in image: ImageView) throws -> [[(x: Double, y: Double)]] {
+    if faces.isEmpty { return [] }
+    boxes.removeAll(keepingCapacity: true)
+    for f in faces { boxes += [Float(f.x), Float(f.y), Float(f.width), Float(f.height)] }
+    let capacity = faces.count * 68 * 2
+    if output.count < capacity { output = Array(repeating: 0, count: capacity) }
+    var bridged = image.bridged
+    var error = agb_error()
+    let outCapacity = Int32(output.count)
+    let parts = boxes.withUnsafeBufferPointer { b in
+      output.withUnsafeMutableBufferPointer { o in
+        agb_landmarks(handle, &bridged, b.baseAddress, Int32(faces.count), o.baseAddress, outCapacity, &error)
+      }
+    }
+    guard parts > 0 else { throw FaceAnalysisError.inference(reason: error.text) }
+    let n = Int(parts)
+    return (0..<faces.count).map { i in
+      (0..<n).map { k in (Double(output[(i * n + k) * 2]), Double(output[(i * n + k) * 2 + 1])) }
+    }
+  }
+}
+
+/// Aligned chips, as the Cydral nets were trained: five landmarks fitted to
+/// dlib's mean-face template with a least-squares similarity transform
+/// (dlib's get_face_chip_details, reproduced).
+public final class LandmarkChipGeometry: FaceChipGeometry {
+  public let landmarker: FaceLandmarker
+
+  /// dlib's template positions of the 5-point model's parts (right eye outer,
+  /// right eye inner, left eye outer, left eye inner, nose base) in the unit square.
+  public static let template: [(x: Double, y: Double)] = [
+    (0.8595674595992, 0.2134981538014), (0.6460604764104, 0.2289674387677),
+    (0.1205750620789, 0.2137274526848), (0.3340850613712, 0.2290642403242),
+    (0.4901123135679, 0.6277975316475),
+  ]
+
+  public init(landmarker: FaceLandmarker) {
+    self.landmarker = landmarker
+  }
+
+  public func placements(for faces: [Box], in image: ImageView) throws -> [FacePlacement] {
+    try landmarker.landmarks(for: faces, in: image).enumerated().map { index, points in
+      guard points.count == Self.template.count else {
+        return BoxChipGeometry().placement(for: faces[index])
+      }
+      return Self.placement(fitting: points)
+    }
+  }
+
+  /// The similarity transform (rotation, uniform scale, translation) that best
+  /// maps the template onto `points` in the least-squares sense.
+  public static func placement(fitting points: [(x: Double, y: Double)]) -> FacePlacement {
+    let n = Double(template.count)
+    let sx = template.map(\.x).reduce(0, +) / n, sy = template.map(\.y).reduce(0, +) / n
+    let dx = points.map(\.x).reduce(0, +) / n, dy = points.map(\.y).reduce(0, +) / n
+    var dot = 0.0, cross = 0.0, norm = 0.0
+    for (t, p) in zip(template, points) {
+      let ax = t.x - sx, ay = t.y - sy, bx = p.x - dx, by = p.y - dy
+      dot += ax * bx + ay * by
+      cross += ax * by - ay * bx
+      norm += ax * ax + ay * ay
+    }
+    // x' = a x - b y + tx, y' = b x + a y + ty
+    let a = norm > 0 ? dot / norm : 1, b = norm > 0 ? cross / norm : 0
+    let tx = dx - (a * sx - b * sy), ty = dy - (b * sx + a * sy)
+    return FacePlacement(originX: tx, originY: ty, xAxisX: a, xAxisY: b, yAxisX: -b, yAxisY: a)
+  }
+}
