@@ -7,7 +7,7 @@ final class EvaluationTests: XCTestCase {
   override func setUpWithError() throws { try Fixtures.setUp() }
 
   func testEvalOnSharedFaces() throws {
-    let tool = try Fixtures.require(Fixtures.repoRoot + "/.build/release/agegender-eval", hint: "run make build")
+    let tool = try Fixtures.require(Fixtures.binDirectory + "/agegender-eval", hint: "run make build")
     let faces = try Fixtures.require(Fixtures.sharedTestData + "/faces/labels.csv")
     let predictions = FileManager.default.temporaryDirectory.appendingPathComponent("pred-\(UUID().uuidString).csv")
     defer { try? FileManager.default.removeItem(at: predictions) }
@@ -27,7 +27,7 @@ final class EvaluationTests: XCTestCase {
   }
 
   func testEvalRefusesUnknownProperty() throws {
-    let tool = try Fixtures.require(Fixtures.repoRoot + "/.build/release/agegender-eval", hint: "run make build")
+    let tool = try Fixtures.require(Fixtures.binDirectory + "/agegender-eval", hint: "run make build")
     let result = try runProcess(tool, [Fixtures.sharedTestData + "/faces", "no-such-property=1"])
     XCTAssertNotEqual(result.status, 0)
     XCTAssertTrue(result.stderr.contains("no-such-property"), result.stderr)

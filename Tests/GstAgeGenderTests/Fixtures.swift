@@ -14,7 +14,12 @@ enum Fixtures {
     for _ in 0..<3 { url.deleteLastPathComponent() }
     return url.path
   }()
-  static let pluginDirectory = repoRoot + "/build/plugins"
+  /// Where the staged plugin is (`make build` puts it in build/plugins); a
+  /// second checkout build (`swift build --scratch-path .build-x`) can point
+  /// the tests at its own with AGEGENDER_PLUGIN_DIR and AGEGENDER_BIN_DIR.
+  static let pluginDirectory = ProcessInfo.processInfo.environment["AGEGENDER_PLUGIN_DIR"] ?? repoRoot + "/build/plugins"
+  /// Folder of the built executables (agegender-eval, ...).
+  static let binDirectory = ProcessInfo.processInfo.environment["AGEGENDER_BIN_DIR"] ?? repoRoot + "/.build/release"
   static let modelDirectory = repoRoot + "/Models"
   static let sharedTestData = repoRoot + "/../shared/testdata"
 
