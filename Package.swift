@@ -17,6 +17,8 @@ let package = Package(
     // Reading the per-face metadata from Swift applications.
     .library(name: "AgeGenderMeta", targets: ["AgeGenderMeta"]),
     .executable(name: "agegender-eval", targets: ["AgeGenderEval"]),
+    .executable(name: "agegender-annotate", targets: ["AgeGenderAnnotate"]),
+    .executable(name: "agegender-stability", targets: ["AgeGenderStability"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -29,7 +31,7 @@ let package = Package(
       name: "COpenCVBridge", path: "Sources/COpenCVBridge",
       cxxSettings: [.unsafeFlags(["-I\(openCVInclude)", "-O2"]), .define("DLIB_NO_GUI_SUPPORT")],
       linkerSettings: [
-        .linkedLibrary("opencv_dnn"), .linkedLibrary("opencv_imgproc"),
+        .linkedLibrary("opencv_dnn"), .linkedLibrary("opencv_objdetect"), .linkedLibrary("opencv_imgproc"),
         .linkedLibrary("opencv_imgcodecs"), .linkedLibrary("opencv_core"),
         // dlib (face landmarks); its headers call LAPACK and BLAS directly.
         .linkedLibrary("dlib"), .linkedLibrary("lapack"), .linkedLibrary("blas"),
@@ -52,6 +54,17 @@ let package = Package(
       dependencies: [
         "CGStreamer", "AgeGenderMeta", "FaceAnalysis", "GstPipeline",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .executableTarget(
+      name: "AgeGenderStability",
+      dependencies: [
+        "CGStreamer", "AgeGenderMeta", "GstPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    // agegender-annotate: file, http(s) or yt-dlp URL -> annotated MP4 + JSON Lines.
+    .executableTarget(
+      name: "AgeGenderAnnotate",
+      dependencies: [
+        "CGStreamer", "AgeGenderMeta", "GstPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(name: "FaceAnalysisTests", dependencies: ["FaceAnalysis"]),
     .testTarget(

@@ -44,7 +44,8 @@ struct AgeGenderEval: ParsableCommand {
     let faces = try readLabels(labelsPath, text: text)
     guard !faces.isEmpty else { throw ValidationError("\(labelsPath) lists no images") }
 
-    let feeder = try FrameFeeder(middle: "videoconvert ! agegender name=ag draw=false") { pipeline in
+    // Unrelated still images: no tracking across them (properties may override).
+    let feeder = try FrameFeeder(middle: "videoconvert ! agegender name=ag draw=false tracking=false") { pipeline in
       try Pipeline.applyAssignments(properties, to: try pipeline.child("ag"))
     }
 

@@ -19,9 +19,14 @@ public struct FaceRecord: Equatable, Sendable {
   public var genderConfidence: Double
   /// 0 when the face is not tracked.
   public var trackID: UInt64
+  /// The latest single-frame estimate behind the fused `age`/`gender` of a track.
+  public var rawAge: Double
+  public var rawGender: String
+  public var rawGenderConfidence: Double
 
   public init(x: Int32, y: Int32, width: Int32, height: Int32, confidence: Double, age: Double,
-    ageMin: Double? = nil, ageMax: Double? = nil, gender: String, genderConfidence: Double, trackID: UInt64 = 0) {
+    ageMin: Double? = nil, ageMax: Double? = nil, gender: String, genderConfidence: Double, trackID: UInt64 = 0,
+    rawAge: Double? = nil, rawGender: String? = nil, rawGenderConfidence: Double? = nil) {
     self.x = x
     self.y = y
     self.width = width
@@ -33,6 +38,9 @@ public struct FaceRecord: Equatable, Sendable {
     self.gender = gender
     self.genderConfidence = genderConfidence
     self.trackID = trackID
+    self.rawAge = rawAge ?? age
+    self.rawGender = rawGender ?? gender
+    self.rawGenderConfidence = rawGenderConfidence ?? genderConfidence
   }
 
   /// The `face` structure used in the meta and in bus messages.
@@ -49,6 +57,9 @@ public struct FaceRecord: Equatable, Sendable {
     agb_structure_set_string(s, "gender", gender)
     agb_structure_set_double(s, "gender-confidence", genderConfidence)
     agb_structure_set_uint64(s, "track-id", guint64(trackID))
+    agb_structure_set_double(s, "raw-age", rawAge)
+    agb_structure_set_string(s, "raw-gender", rawGender)
+    agb_structure_set_double(s, "raw-gender-confidence", rawGenderConfidence)
     return s
   }
 
@@ -67,9 +78,14 @@ public struct FaceRecord: Equatable, Sendable {
     var track: guint64 = 0
     gst_structure_get_uint64(s, "track-id", &track)
     let gender = gst_structure_get_string(s, "gender").map { String(cString: $0) } ?? ""
+    var rawAge = age, rawConfidence = genderConfidence
+    gst_structure_get_double(s, "raw-age", &rawAge)
+    gst_structure_get_double(s, "raw-gender-confidence", &rawConfidence)
+    let rawGender = gst_structure_get_string(s, "raw-gender").map { String(cString: $0) } ?? gender
     self.init(
       x: x, y: y, width: w, height: h, confidence: confidence, age: age, ageMin: ageMin, ageMax: ageMax,
-      gender: gender, genderConfidence: genderConfidence, trackID: UInt64(track))
+      gender: gender, genderConfidence: genderConfidence, trackID: UInt64(track), rawAge: rawAge,
+      rawGender: rawGender, rawGenderConfidence: rawConfidence)
   }
 }
 

@@ -15,7 +15,10 @@
  *     age-min, age-max        (double)  age range (equal to age for a point estimate)
  *     gender                  (string)  "female" or "male"
  *     gender-confidence       (double)  probability of that gender, 0.5..1
- *     track-id                (uint64)  0 when the face is not tracked
+ *     track-id                (uint64)  track id, stable while the face stays in view (0: untracked)
+ *     raw-age, raw-gender, raw-gender-confidence
+ *                             the latest single-frame estimate; age/gender above are
+ *                             fused over the track's frames
  *
  * The boxes follow the frame: videoscale rescales them, videoconvert, queue and
  * tee keep them.
@@ -46,6 +49,9 @@ typedef struct {
   const gchar *gender; /* owned by the meta: valid while the buffer is */
   gdouble gender_confidence;
   guint64 track_id;
+  gdouble raw_age;
+  const gchar *raw_gender; /* owned by the meta */
+  gdouble raw_gender_confidence;
 } GstAgeGenderFace;
 
 /* The buffer's face metadata, or NULL when the element has not seen it. */
@@ -95,6 +101,13 @@ gst_age_gender_meta_get_face (GstCustomMeta * meta, guint index, GstAgeGenderFac
   face->gender = gst_structure_get_string (f, "gender");
   gst_structure_get_double (f, "gender-confidence", &face->gender_confidence);
   gst_structure_get_uint64 (f, "track-id", &face->track_id);
+  face->raw_age = face->age;
+  gst_structure_get_double (f, "raw-age", &face->raw_age);
+  face->raw_gender = gst_structure_get_string (f, "raw-gender");
+  if (!face->raw_gender)
+    face->raw_gender = face->gender;
+  face->raw_gender_confidence = face->gender_confidence;
+  gst_structure_get_double (f, "raw-gender-confidence", &face->raw_gender_confidence);
   return TRUE;
 }
 

@@ -112,4 +112,17 @@ static inline GstAppSink * agb_app_sink_cast (GstElement * e) { return GST_APP_S
 static inline void agb_object_unref (gpointer o) { gst_object_unref (o); }
 static inline GstClockTime agb_seconds (guint64 n) { return n * GST_SECOND; }
 
+/* Instance and class of the agegenderjson element: a pass-through
+ * GstBaseTransform whose Swift implementation object hangs off `impl`. */
+typedef struct {
+  GstBaseTransform parent;
+  void *impl;
+} AgbJsonElement;
+
+typedef struct {
+  GstBaseTransformClass parent_class;
+} AgbJsonElementClass;
+
+static inline gboolean agb_clock_time_is_valid (GstClockTime t) { return GST_CLOCK_TIME_IS_VALID (t); }
+
 #endif

@@ -39,11 +39,14 @@ int channels(int32_t format) {
 }
 
 // The frame as packed BGR (dlib's bgr_pixel), converting only when needed.
-const cv::Mat &as_bgr(const agb_image *image, cv::Mat &buffer) {
+// A BGR frame is wrapped, not copied: the returned header then aliases the
+// caller's pixels, so it must never be the reused `buffer` (a later conversion
+// would write into the caller's memory).
+cv::Mat as_bgr(const agb_image *image, cv::Mat &buffer) {
   const int n = channels(image->format);
   cv::Mat src(image->height, image->width, CV_8UC(n), image->data, (size_t)image->stride);
   switch (image->format) {
-    case AGB_PIXEL_BGR: buffer = src; break;
+    case AGB_PIXEL_BGR: return src;
     case AGB_PIXEL_RGB: cv::cvtColor(src, buffer, cv::COLOR_RGB2BGR); break;
     case AGB_PIXEL_BGRX:
     case AGB_PIXEL_BGRA: cv::cvtColor(src, buffer, cv::COLOR_BGRA2BGR); break;
@@ -101,7 +104,7 @@ int32_t agb_landmarks(agb_landmarker *landmarker, const agb_image *image, const 
     const int parts = (int)landmarker->predictor.num_parts();
     if ((int64_t)count * parts * 2 > out_capacity) throw std::invalid_argument("landmark buffer too small");
     if (count <= 0) return parts;
-    const cv::Mat &bgr = as_bgr(image, landmarker->bgr);
+    const cv::Mat bgr = as_bgr(image, landmarker->bgr);
     dlib::cv_image<dlib::bgr_pixel> view(bgr);
     for (int i = 0; i < count; i++) {
       const float *b = boxes + 4 * i;

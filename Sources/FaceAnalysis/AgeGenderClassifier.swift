@@ -10,11 +10,15 @@ public struct AgeGenderEstimate: Equatable, Sendable {
   public var ageRange: ClosedRange<Double>
   /// Probability that the face is female, 0...1.
   public var femaleProbability: Double
+  /// Variance (years²) of the net's age distribution around `age`, when it gives
+  /// one: how sure this single estimate is (fusion weighs frames by it).
+  public var ageVariance: Double?
 
-  public init(age: Double, ageRange: ClosedRange<Double>? = nil, femaleProbability: Double) {
+  public init(age: Double, ageRange: ClosedRange<Double>? = nil, femaleProbability: Double, ageVariance: Double? = nil) {
     self.age = age
     self.ageRange = ageRange ?? age...age
     self.femaleProbability = femaleProbability
+    self.ageVariance = ageVariance
   }
 
   public var gender: Gender { femaleProbability >= 0.5 ? .female : .male }

@@ -26,6 +26,13 @@ public final class CydralAgeGenderClassifier: AgeGenderClassifier {
     }
     ageNet = try DNNNetwork(manifest: ageManifest, store: store)
     genderNet = try DNNNetwork(manifest: genderManifest, store: store)
+    // The load-time forward pass tells how many outputs each net really has.
+    for (net, expected) in [(ageNet, ageManifest.ageValues.count), (genderNet, genderManifest.labels.count)]
+    where net.outputsPerItem != expected {
+      throw FaceAnalysisError.modelInvalid(
+        path: (try? store.files(of: net.manifest).weights) ?? net.manifest.file,
+        reason: "it gives \(net.outputsPerItem) outputs per face, its manifest describes \(expected)")
+    }
     femaleIndex = female
     self.geometry = geometry
   }
@@ -37,10 +44,15 @@ public final class CydralAgeGenderClassifier: AgeGenderClassifier {
     let genders = try run(genderNet, image, faces, classes: genderNet.manifest.labels.count)
     let ageValues = ageNet.manifest.ageValues
     return (0..<faces.count).map { i in
-      var age = 0.0
-      for (k, value) in ageValues.enumerated() { age += Double(ages[i * ageValues.count + k]) * value }
+      var age = 0.0, second = 0.0
+      for (k, value) in ageValues.enumerated() {
+        let p = Double(ages[i * ageValues.count + k])
+        age += p * value
+        second += p * value * value
+      }
       let female = Double(genders[i * 2 + femaleIndex])
-      return AgeGenderEstimate(age: age, femaleProbability: min(1, max(0, female)))
+      return AgeGenderEstimate(
+        age: age, femaleProbability: min(1, max(0, female)), ageVariance: max(0, second - age * age))
     }
   }
 

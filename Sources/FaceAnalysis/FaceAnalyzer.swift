@@ -19,11 +19,14 @@ public struct AnalyzedFace: Equatable, Sendable {
   public var estimate: AgeGenderEstimate
   /// 0 until a tracker assigns one.
   public var trackID: UInt64
+  /// The latest single-frame estimate when `estimate` is fused over a track.
+  public var raw: AgeGenderEstimate?
 
-  public init(detection: Detection, estimate: AgeGenderEstimate, trackID: UInt64 = 0) {
+  public init(detection: Detection, estimate: AgeGenderEstimate, trackID: UInt64 = 0, raw: AgeGenderEstimate? = nil) {
     self.detection = detection
     self.estimate = estimate
     self.trackID = trackID
+    self.raw = raw
   }
 
   /// The overlay's label, e.g. "Female, 34" (or "Male, 25-32" for age groups).
@@ -51,7 +54,8 @@ public final class FaceAnalyzer {
     var detections = try detector.detect(in: image, threshold: options.detectionThreshold)
       .filter { min($0.box.width, $0.box.height) >= Double(options.minFaceSize) }
     detections.sort { $0.confidence > $1.confidence }
-    if detections.count > options.maxFaces { detections.removeLast(detections.count - options.maxFaces) }
+    let limit = max(0, options.maxFaces)
+    if detections.count > limit { detections.removeLast(detections.count - limit) }
     let estimates = try classifier.classify(image, faces: detections.map(\.box))
     return zip(detections, estimates).map { AnalyzedFace(detection: $0, estimate: $1) }
   }

@@ -13,7 +13,7 @@ final class AgeGenderElement: @unchecked Sendable {
   // MARK: Properties
 
   enum Property: UInt32 {
-    case modelDir = 1, detectionThreshold, minFaceSize, maxFaces, draw, postMessages, detectionSize, closeUpDetection, align
+    case modelDir = 1, detectionThreshold, minFaceSize, maxFaces, draw, postMessages, detectionSize, closeUpDetection, align, detectionInterval, classificationInterval, trackMaxMissed, tracking
   }
 
   static let properties: [PropertySpec] = [
@@ -53,6 +53,22 @@ final class AgeGenderElement: @unchecked Sendable {
       id: Property.align.rawValue, name: "align", nick: "Align faces",
       blurb: "Align each face on five landmarks (dlib shape predictor) before age and gender estimation, as the nets were trained; off: a square around the detector's box",
       kind: .boolean(default: true), mutableWhilePlaying: false),
+    PropertySpec(
+      id: Property.tracking.rawValue, name: "tracking", nick: "Tracking",
+      blurb: "Follow faces across frames: stable track ids, age and gender fused over each track, detection and classification intervals; off: every frame is analysed on its own (unrelated still images)",
+      kind: .boolean(default: true), mutableWhilePlaying: true),
+    PropertySpec(
+      id: Property.detectionInterval.rawValue, name: "detection-interval", nick: "Detection interval",
+      blurb: "Run the face detector every N frames; in between, faces are tracked (their boxes predicted from their motion)",
+      kind: .int(min: 1, max: 1000, default: Settings().detectionInterval), mutableWhilePlaying: true),
+    PropertySpec(
+      id: Property.classificationInterval.rawValue, name: "classification-interval", nick: "Classification interval",
+      blurb: "Re-estimate a tracked face's age and gender at most every N frames (sooner when its box grows by 30%); its estimates are fused over the track",
+      kind: .int(min: 1, max: 10000, default: Settings().classificationInterval), mutableWhilePlaying: true),
+    PropertySpec(
+      id: Property.trackMaxMissed.rawValue, name: "track-max-missed", nick: "Track max missed",
+      blurb: "A track ends after this many frames without a matching detection; a face seen again before that keeps its id",
+      kind: .int(min: 0, max: 100000, default: Settings().trackMaxMissed), mutableWhilePlaying: true),
   ]
 
   struct Settings {
@@ -65,15 +81,22 @@ final class AgeGenderElement: @unchecked Sendable {
     var detectionSize: Int32 = 300
     var closeUpDetection = true
     var align = true
+    var detectionInterval: Int32 = 1
+    var classificationInterval: Int32 = 1
+    var trackMaxMissed: Int32 = 25
+    var tracking = true
 
-    var analysisOptions: AnalysisOptions {
-      AnalysisOptions(
-        detectionThreshold: detectionThreshold, minFaceSize: Int(minFaceSize), maxFaces: Int(maxFaces))
+    var analysisOptions: VideoAnalysisOptions {
+      VideoAnalysisOptions(
+        analysis: AnalysisOptions(
+          detectionThreshold: detectionThreshold, minFaceSize: Int(minFaceSize), maxFaces: Int(maxFaces)),
+        detectionInterval: Int(detectionInterval), classificationInterval: Int(classificationInterval),
+        tracking: tracking)
     }
   }
 
   struct State {
-    var analyzer: FaceAnalyzer
+    var analyzer: VideoFaceAnalyzer
     var detector: SSDFaceDetector
     var pixelFormat: PixelFormat?
   }
@@ -109,6 +132,10 @@ final class AgeGenderElement: @unchecked Sendable {
       case .detectionSize: s.detectionSize = g_value_get_int(value)
       case .closeUpDetection: s.closeUpDetection = g_value_get_boolean(value) != 0
       case .align: s.align = g_value_get_boolean(value) != 0
+      case .detectionInterval: s.detectionInterval = g_value_get_int(value)
+      case .classificationInterval: s.classificationInterval = g_value_get_int(value)
+      case .trackMaxMissed: s.trackMaxMissed = g_value_get_int(value)
+      case .tracking: s.tracking = g_value_get_boolean(value) != 0
       }
     }
   }
@@ -126,6 +153,10 @@ final class AgeGenderElement: @unchecked Sendable {
     case .detectionSize: g_value_set_int(value, s.detectionSize)
     case .closeUpDetection: g_value_set_boolean(value, s.closeUpDetection ? 1 : 0)
     case .align: g_value_set_boolean(value, s.align ? 1 : 0)
+    case .detectionInterval: g_value_set_int(value, s.detectionInterval)
+    case .classificationInterval: g_value_set_int(value, s.classificationInterval)
+    case .trackMaxMissed: g_value_set_int(value, s.trackMaxMissed)
+    case .tracking: g_value_set_boolean(value, s.tracking ? 1 : 0)
     }
   }
 
@@ -142,7 +173,7 @@ final class AgeGenderElement: @unchecked Sendable {
       let geometry: any FaceChipGeometry =
         s.align ? LandmarkChipGeometry(landmarker: try FaceLandmarker(store: store)) : BoxChipGeometry()
       let classifier = try CydralAgeGenderClassifier(store: store, geometry: geometry)
-      let analyzer = FaceAnalyzer(detector: detector, classifier: classifier)
+      let analyzer = VideoFaceAnalyzer(detector: detector, classifier: classifier)
       state.withLock { $0 = State(analyzer: analyzer, detector: detector, pixelFormat: nil) }
       Debug.info(element, "models loaded from \(directory)")
       return true
@@ -177,6 +208,8 @@ final class AgeGenderElement: @unchecked Sendable {
     return state.withLock { state in
       guard state != nil else { return false }
       state!.pixelFormat = pixelFormat
+      // A new format or size starts a new scene: boxes of the old one mean nothing.
+      state!.analyzer.reset()
       return true
     }
   }
@@ -197,7 +230,8 @@ final class AgeGenderElement: @unchecked Sendable {
       do {
         current.detector.inputSize = Int(s.detectionSize)
         current.detector.closeUpPadding = s.closeUpDetection ? 0.3 : 0
-        let faces = try current.analyzer.analyze(image, options: s.analysisOptions)
+        current.analyzer.tracker.maxMissed = Int(s.trackMaxMissed)
+        let faces = try current.analyzer.process(image, options: s.analysisOptions)
         guard let buffer = frame.pointee.buffer else { return GST_FLOW_ERROR }
         FrameMetadata.attach(faces, width: Int32(width), height: Int32(height), to: buffer)
         if s.postMessages {

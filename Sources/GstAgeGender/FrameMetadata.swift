@@ -15,7 +15,8 @@ enum FrameMetadata {
         x: Int32(box.x.rounded()), y: Int32(box.y.rounded()), width: Int32(box.width.rounded()),
         height: Int32(box.height.rounded()), confidence: face.detection.confidence, age: e.age,
         ageMin: e.ageRange.lowerBound, ageMax: e.ageRange.upperBound, gender: e.gender.rawValue,
-        genderConfidence: e.genderConfidence, trackID: face.trackID)
+        genderConfidence: e.genderConfidence, trackID: face.trackID, rawAge: face.raw?.age,
+        rawGender: face.raw?.gender.rawValue, rawGenderConfidence: face.raw?.genderConfidence)
     }
   }
 

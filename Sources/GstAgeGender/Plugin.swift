@@ -13,6 +13,7 @@ private let pluginInit: GstPluginInitFunc = { plugin in
   }
   Debug.register()
   guard AgeGenderMeta.register() else { return 0 }
+  guard gst_element_register(plugin, "agegenderjson", UInt32(GST_RANK_NONE.rawValue), AgeGenderJSONElement.gType) != 0 else { return 0 }
   return gst_element_register(plugin, "agegender", UInt32(GST_RANK_NONE.rawValue), AgeGenderElement.gType)
 }
 

@@ -130,6 +130,32 @@ int32_t agb_read_image(const char *path, uint8_t **pixels, int32_t *width, int32
 int32_t agb_write_image(const char *path, const agb_image *image, agb_error *err);
 void agb_free(void *pointer);
 
+/*
+ * Haar cascade face detection (cv::CascadeClassifier, haar.cpp), e.g. Debian
+ * opencv-data's haarcascade_frontalface_default.xml. Calls on one instance are
+ * serialised by a lock.
+ */
+typedef struct agb_cascade agb_cascade;
+
+typedef struct {
+  double scale_factor;   /* > 1, e.g. 1.1 */
+  int32_t min_neighbors; /* e.g. 5 */
+  int32_t min_size;      /* smallest face side in pixels; 0: the cascade's window */
+  int32_t max_size;      /* largest face side in pixels; 0: no limit */
+  int32_t equalize;      /* non-zero: equalizeHist on the grey image first */
+  int32_t level_weights; /* non-zero: score = the group's largest last-stage sum minus that stage's
+                            threshold (detectMultiScale3's level weight as a margin, >= 0), else 1 */
+} agb_cascade_params;
+
+/* NULL on failure (missing file, not a cascade) with the reason, naming the file, in err. */
+agb_cascade *agb_cascade_load(const char *path, agb_error *err);
+void agb_cascade_free(agb_cascade *cascade);
+/* Detects on a grey copy of the image (any agb_pixel_format). Boxes in image
+ * pixels, clipped, best first (score, then area). Returns the number written
+ * (<= capacity) or -1. */
+int32_t agb_cascade_detect(agb_cascade *cascade, const agb_image *image, const agb_cascade_params *params,
+                           agb_detection *out, int32_t capacity, agb_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,122 @@
+import ArgumentParser
+import CGStreamer
+import Foundation
+import GstPipeline
+
+/// Annotates a video file, an http(s) media URL or a web page yt-dlp can
+/// resolve (YouTube, ...) with the agegender element: an MP4 with the boxes and
+/// labels drawn, and optionally one JSON object per frame with every face.
+@main
+struct AgeGenderAnnotate: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "agegender-annotate",
+    abstract: "Annotate a video (file, http(s) URL or YouTube page) with faces, ages and genders.",
+    discussion: """
+      INPUT is a file path or a URL. An http(s) URL whose path ends in a media extension
+      (.mp4 .mov .mkv .webm .ts .m3u8 ...) is played as it is; any other http(s) URL (a YouTube
+      page, a page with a <video>) is first resolved to a media URL with
+      `yt-dlp -g -f 'best[ext=mp4]/best' URL` (--resolve changes this). Other URIs (rtsp://,
+      srt://, file://) go to uridecodebin unchanged.
+
+      Pipeline: uridecodebin ! videoconvert ! agegender [name=value ...] ! tee, one branch
+      encoded with x264enc into OUT (MP4), one read by an appsink whose GstAgeGenderMeta becomes
+      JSON Lines: {"frame","pts" (ns),"width","height","faces":[{"x","y","width","height",
+      "confidence","age","age_min","age_max","gender","gender_confidence","track_id"}]}.
+      Audio is not copied. Ctrl-C ends the stream cleanly (the MP4 stays playable).
+      """)
+
+  @Argument(help: "Video file, http(s) media URL, or page URL for yt-dlp.")
+  var input: String
+
+  @Argument(help: "agegender properties as name=value (e.g. detection-threshold=0.4 max-faces=4).")
+  var properties: [String] = []
+
+  @Option(name: [.short, .customLong("output")], help: "Annotated MP4 to write (its folder is created).")
+  var output = "out/annotated.mp4"
+
+  @Option(name: .customLong("json"), help: "Write one JSON object per frame to this file (JSON Lines).")
+  var jsonPath: String?
+
+  @Option(help: "How to treat an http(s) INPUT: auto (by its ending), always (yt-dlp), never (play as is).")
+  var resolve: ResolveMode = .auto
+
+  @Option(help: "Seconds yt-dlp may take to resolve a URL.")
+  var resolveTimeout: Double = 120
+
+  @Option(help: "Seconds without any frame or pipeline message before giving up.")
+  var stallTimeout: Double = 60
+
+  @Option(help: "Folder holding libgstagegender.so (default: GST_PLUGIN_PATH, else the checkout's build/plugins).")
+  var pluginPath: String?
+
+  func run() throws {
+    do {
+      try annotate()
+    } catch let failure as Pipeline.Failure {
+      fputs("agegender-annotate: error: \(failure.message)\n", stderr)
+      throw ExitCode.failure
+    }
+  }
+
+  private func annotate() throws {
+    // Everything that can be checked is checked before anything starts.
+    let elementProperties = try ElementProperties(words: properties)
+    Pipeline.initialize(pluginPath: pluginPath)
+    try elementProperties.validate()
+
+    let uri: String
+    switch InputResolver.classify(input, mode: resolve) {
+    case .file(let path):
+      var isDirectory: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+        throw Pipeline.Failure("no such input file: \(path)")
+      }
+      guard FileManager.default.isReadableFile(atPath: path) else { throw Pipeline.Failure("cannot read \(path)") }
+      var error: UnsafeMutablePointer<GError>?
+      guard let converted = gst_filename_to_uri(path, &error) else {
+        defer { if let error { g_error_free(error) } }
+        throw Pipeline.Failure("cannot make a URI of \(path): \(error.map { String(cString: $0.pointee.message) } ?? "")")
+      }
+      uri = String(cString: converted)
+      g_free(converted)
+    case .direct(let url):
+      guard gst_uri_is_valid(url) != 0 else { throw Pipeline.Failure("not a valid URI: \(url)") }
+      uri = url
+    case .page(let url):
+      uri = try InputResolver.resolveWithYtDlp(url, timeoutSeconds: resolveTimeout)
+    }
+
+    for path in [output] + (jsonPath.map { [$0] } ?? []) {
+      let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+      do {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+      } catch {
+        throw Pipeline.Failure("cannot create the folder \(folder.path): \(error.localizedDescription)")
+      }
+    }
+
+    let interactive = isatty(STDERR_FILENO) != 0
+    _ = interruptRequested.load(ordering: .relaxed)  // initialise before the handler can touch it
+    signal(SIGINT) { _ in
+      interruptRequested.store(true, ordering: .relaxed)
+      signal(SIGINT, SIG_DFL)  // a second Ctrl-C ends the process at once
+    }
+    let annotator = try Annotator(
+      uri: uri, output: output, jsonPath: jsonPath, properties: elementProperties, stallTimeout: stallTimeout,
+      progress: interactive)
+    let summary: AnnotateSummary
+    do {
+      summary = try annotator.run()
+    } catch {
+      // An MP4 whose muxer did not finish has no index and plays nowhere.
+      try? FileManager.default.removeItem(atPath: output)
+      throw error
+    }
+    var written = [output]
+    if let jsonPath { written.append(jsonPath) }
+    let interrupted = interruptRequested.load(ordering: .relaxed) ? " (interrupted)" : ""
+    print(
+      "agegender-annotate: \(summary.frames) frames, \(summary.faces) faces, "
+        + String(format: "%.1f fps", summary.fps) + "; wrote " + written.joined(separator: ", ") + interrupted)
+  }
+}

@@ -1,0 +1,262 @@
+import AgeGenderMeta
+import CGStreamer
+import Foundation
+import GstPipeline
+import Synchronization
+
+/// Set by SIGINT: the run sends EOS so the MP4 is finished properly.
+let interruptRequested = Atomic<Bool>(false)
+
+/// What a finished run did.
+struct AnnotateSummary {
+  var frames = 0
+  var faces = 0
+  var seconds = 0.0
+  var fps: Double { seconds > 0 ? Double(frames) / seconds : 0 }
+}
+
+/// uridecodebin ! videoconvert ! agegender ! tee ! encoder branch (MP4). The
+/// faces are read by a buffer probe on agegender's source pad (its
+/// GstAgeGenderMeta becomes JSON Lines), not by an appsink branch of the tee: a
+/// second branch would have to preroll while x264enc holds back its look-ahead
+/// frames, and the tee would block (a 1 s queue fills before the MP4 branch
+/// prerolls). The tee is where further branches (display, streaming) attach.
+final class Annotator {
+  static func description() -> String {
+    "uridecodebin name=src ! videoconvert ! agegender name=ag ! tee name=t "
+      + "t. ! queue ! videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=faster pass=qual quantizer=20 "
+      + "! mp4mux faststart=true ! filesink name=out"
+  }
+
+  /// What the probe (streaming thread) shares with the main thread.
+  struct Counters {
+    var frames = 0
+    var faces = 0
+    var lastPTS: GstClockTime? = nil
+    var writeError: String? = nil
+  }
+
+  let pipeline: Pipeline
+  private let json: UnsafeMutablePointer<FILE>?
+  private let stallTimeout: Double
+  private let progress: Bool
+  private let counters = Mutex(Counters())
+
+  init(uri: String, output: String, jsonPath: String?, properties: ElementProperties, stallTimeout: Double,
+    progress: Bool) throws {
+    pipeline = try Pipeline(Self.description())
+    try Self.setString(try pipeline.child("src"), "uri", uri)
+    try Self.setString(try pipeline.child("out"), "location", output)
+    let element = try pipeline.child("ag")
+    try properties.apply(to: element)
+    if let jsonPath {
+      guard let file = fopen(jsonPath, "w") else {
+        throw Pipeline.Failure("cannot write \(jsonPath): \(String(cString: strerror(errno)))")
+      }
+      json = file
+    } else {
+      json = nil
+    }
+    self.stallTimeout = stallTimeout
+    self.progress = progress
+    guard let pad = gst_element_get_static_pad(element, "src") else { throw Pipeline.Failure("agegender has no src pad") }
+    defer { agb_object_unref(pad) }
+    // The pipeline is set to NULL (no more probe calls) before self goes away.
+    gst_pad_add_probe(
+      pad, GST_PAD_PROBE_TYPE_BUFFER,
+      { pad, info, userData in
+        guard let pad, let info, let userData, let data = info.pointee.data else { return GST_PAD_PROBE_OK }
+        let annotator = Unmanaged<Annotator>.fromOpaque(userData).takeUnretainedValue()
+        annotator.record(data.assumingMemoryBound(to: GstBuffer.self), on: pad)
+        return GST_PAD_PROBE_OK
+      }, Unmanaged.passUnretained(self).toOpaque(), nil)
+  }
+
+  deinit {
+    if let json { fclose(json) }
+  }
+
+  private static func setString(_ element: UnsafeMutablePointer<GstElement>, _ name: String, _ value: String) throws {
+    guard agb_object_find_property(element, name) != nil else { throw Pipeline.Failure("no property \(name)") }
+    var v = GValue()
+    g_value_init(&v, agb_gtype_string())
+    g_value_set_string(&v, value)
+    g_object_set_property(UnsafeMutableRawPointer(element).assumingMemoryBound(to: GObject.self), name, &v)
+    g_value_unset(&v)
+  }
+
+  /// On the streaming thread: one JSON line per buffer.
+  private func record(_ buffer: UnsafeMutablePointer<GstBuffer>, on pad: UnsafeMutablePointer<GstPad>) {
+    var info = GstVideoInfo()
+    if let caps = gst_pad_get_current_caps(pad) {
+      gst_video_info_from_caps(&info, caps)
+      agb_caps_unref(caps)
+    }
+    let faces = AgeGenderMeta.faces(of: buffer) ?? []
+    let pts = agb_buffer_pts(buffer)
+    counters.withLock { c in
+      if let json, c.writeError == nil {
+        var line = "{\"frame\":\(c.frames),\"pts\":\(pts == agb_clock_time_none() ? "null" : String(pts)),"
+        line += "\"width\":\(info.width),\"height\":\(info.height),\"faces\":["
+        line += faces.map(Self.json).joined(separator: ",")
+        line += "]}\n"
+        if fputs(line, json) < 0 { c.writeError = "cannot write the JSON lines: \(String(cString: strerror(errno)))" }
+      }
+      c.frames += 1
+      c.faces += faces.count
+      if pts != agb_clock_time_none() { c.lastPTS = pts }
+    }
+  }
+
+  /// Plays to the end. Every wait is bounded: no new frame and no bus message for
+  /// `stallTimeout` seconds is an error (that also bounds the EOS after Ctrl-C).
+  func run() throws -> AnnotateSummary {
+    let bus = gst_element_get_bus(pipeline.element)!
+    defer {
+      agb_object_unref(bus)
+      gst_element_set_state(pipeline.element, GST_STATE_NULL)
+    }
+    let start = monotonicSeconds()
+    if gst_element_set_state(pipeline.element, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE {
+      var why = "the pipeline did not start"
+      while let message = gst_bus_pop(bus) {
+        defer { agb_message_unref(message) }
+        if agb_message_type(message) == GST_MESSAGE_ELEMENT { noteHTTPStatus(message) }
+        if agb_message_type(message) == GST_MESSAGE_ERROR {
+          why = Self.describe(message)
+          break
+        }
+      }
+      throw Pipeline.Failure(why + httpHint())
+    }
+    var lastActivity = monotonicSeconds()
+    var lastDraw = 0.0
+    var lastFrames = 0
+    var duration: gint64 = -1
+    var eosSent = false
+    defer { if progress { fputs("\r\u{1B}[K", stderr) } }
+
+    func summary() throws -> AnnotateSummary {
+      let c = counters.withLock { $0 }
+      if let error = c.writeError { throw Pipeline.Failure(error) }
+      if let json, fflush(json) != 0 { throw Pipeline.Failure("cannot write the JSON lines: \(String(cString: strerror(errno)))") }
+      return AnnotateSummary(frames: c.frames, faces: c.faces, seconds: monotonicSeconds() - start)
+    }
+
+    while true {
+      if let message = gst_bus_timed_pop(bus, 100_000_000) {
+        defer { agb_message_unref(message) }
+        lastActivity = monotonicSeconds()
+        switch agb_message_type(message) {
+        case GST_MESSAGE_ERROR:
+          throw Pipeline.Failure(Self.describe(message) + httpHint())
+        case GST_MESSAGE_ELEMENT:
+          noteHTTPStatus(message)
+        case GST_MESSAGE_EOS:
+          return try summary()
+        default: break
+        }
+      }
+      if interruptRequested.load(ordering: .relaxed) && !eosSent {
+        // Ends the stream at the source: the encoder and muxer flush and the MP4 is playable.
+        eosSent = true
+        lastActivity = monotonicSeconds()
+        _ = gst_element_send_event(pipeline.element, gst_event_new_eos())
+      }
+      let c = counters.withLock { $0 }
+      if let error = c.writeError { throw Pipeline.Failure(error) }
+      let now = monotonicSeconds()
+      if c.frames != lastFrames {
+        lastFrames = c.frames
+        lastActivity = now
+      }
+      if now - lastActivity > stallTimeout {
+        throw Pipeline.Failure(
+          c.frames == 0
+            ? "no frame came out within \(Int(stallTimeout)) s (is the input a video?)"
+            : "the pipeline stalled: nothing happened for \(Int(stallTimeout)) s after \(c.frames) frames")
+      }
+      if progress && now - lastDraw >= 0.25 {
+        lastDraw = now
+        if duration <= 0 {
+          var d: gint64 = -1
+          if gst_element_query_duration(pipeline.element, GST_FORMAT_TIME, &d) != 0 { duration = d }
+        }
+        drawProgress(c, elapsed: now - start, duration: duration)
+      }
+    }
+  }
+
+  /// souphttpsrc's last `http-headers` message: (uri, status); status 0 means no response.
+  private var httpStatus: (uri: String, code: UInt32)?
+
+  private func noteHTTPStatus(_ message: UnsafeMutablePointer<GstMessage>) {
+    guard let s = gst_message_get_structure(message), gst_structure_has_name(s, "http-headers") != 0 else { return }
+    var code: guint = 0
+    gst_structure_get_uint(s, "http-status-code", &code)
+    let uri = gst_structure_get_string(s, "uri").map { String(cString: $0) } ?? "?"
+    httpStatus = (uri, code)
+  }
+
+  /// Says what souphttpsrc's bare "Internal data stream error" meant.
+  private func httpHint() -> String {
+    guard let httpStatus else { return "" }
+    if httpStatus.code == 0 { return "; no HTTP response from \(httpStatus.uri) (cannot connect)" }
+    if httpStatus.code >= 400 { return "; HTTP status \(httpStatus.code) from \(httpStatus.uri)" }
+    return ""
+  }
+
+  private func drawProgress(_ c: Counters, elapsed: Double, duration: gint64) {
+    var parts: [String] = []
+    if duration > 0, let position = c.lastPTS {
+      parts.append(String(format: "%3.0f%%", min(100, 100 * Double(position) / Double(duration))))
+    }
+    parts.append("\(c.frames) frames")
+    parts.append(String(format: "%.1f fps", elapsed > 0 ? Double(c.frames) / elapsed : 0))
+    parts.append("\(c.faces) faces")
+    fputs("\r\u{1B}[K" + parts.joined(separator: "  "), stderr)
+    fflush(stderr)
+  }
+
+  static func json(_ f: FaceRecord) -> String {
+    "{\"x\":\(f.x),\"y\":\(f.y),\"width\":\(f.width),\"height\":\(f.height),"
+      + "\"confidence\":\(number(f.confidence, 4)),\"age\":\(number(f.age, 2)),"
+      + "\"age_min\":\(number(f.ageMin, 2)),\"age_max\":\(number(f.ageMax, 2)),"
+      + "\"gender\":\(quoted(f.gender)),\"gender_confidence\":\(number(f.genderConfidence, 4)),"
+      + "\"track_id\":\(f.trackID)}"
+  }
+
+  static func number(_ value: Double, _ digits: Int) -> String {
+    value.isFinite ? String(format: "%.\(digits)f", value) : "null"
+  }
+
+  static func quoted(_ text: String) -> String {
+    var out = "\""
+    for scalar in text.unicodeScalars {
+      switch scalar {
+      case "\"": out += "\\\""
+      case "\\": out += "\\\\"
+      case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+      default: out.unicodeScalars.append(scalar)
+      }
+    }
+    return out + "\""
+  }
+
+  static func describe(_ message: UnsafeMutablePointer<GstMessage>) -> String {
+    var error: UnsafeMutablePointer<GError>?
+    var debug: UnsafeMutablePointer<gchar>?
+    gst_message_parse_error(message, &error, &debug)
+    defer {
+      if let error { g_error_free(error) }
+      g_free(debug)
+    }
+    let source = agb_message_src(message).flatMap { gst_object_get_name($0) }
+    defer { g_free(source) }
+    let text = error.map { String(cString: $0.pointee.message) } ?? "unknown error"
+    let name = source.map { String(cString: $0) } ?? "pipeline"
+    // The debug string's first line names the C source; the rest is the useful detail.
+    let detail = debug.map { String(cString: $0) }?.split(separator: "\n").dropFirst().joined(separator: " ")
+    return detail.map { $0.isEmpty ? "\(name): \(text)" : "\(name): \(text) (\($0))" } ?? "\(name): \(text)"
+  }
+}

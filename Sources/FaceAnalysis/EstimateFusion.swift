@@ -1,0 +1,72 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Fuses a track's per-frame age and gender estimates into one steadier estimate.
+///
+/// Gender: the mean of the frames' log-odds decides the label, with hysteresis
+/// (the shown label changes only when the fused probability passes
+/// `switchMargin` the other way), and the confidence grows with the evidence:
+/// sigmoid(|mean log-odds| * sqrt(n)), n capped at `evidenceCap` so a long
+/// track does not become absolutely certain. Age: a precision-weighted mean of
+/// the frames' expected ages (each weighted by the inverse variance of its age
+/// distribution, so a blurred or tiny face that gives a broad distribution
+/// counts less), starting from a weak prior (`priorAge` ± `priorSD` years) so
+/// the first, least certain frames do not swing the shown age. Age groups
+/// (classifiers that answer with a range) are voted.
+public struct EstimateFusion: Sendable {
+  public private(set) var count = 0
+  private var meanLogit = 0.0
+  private var weightedAges = 0.0
+  private var totalPrecision = 0.0
+  private var groupVotes: [ClosedRange<Double>: Double] = [:]
+  private var shownFemale: Bool?
+  public var switchMargin = 0.1
+  public var evidenceCap = 16
+  public var priorAge = 33.0
+  public var priorSD = 15.0
+  /// Variance assumed for estimates that give none (years²).
+  public var defaultVariance = 64.0
+  /// The latest per-frame estimate (kept for the metadata's raw values).
+  public private(set) var latest: AgeGenderEstimate?
+
+  public init() {}
+
+  public mutating func add(_ estimate: AgeGenderEstimate) {
+    count += 1
+    latest = estimate
+    let p = min(max(estimate.femaleProbability, 1e-4), 1 - 1e-4)
+    let logit = log(p / (1 - p))
+    meanLogit += (logit - meanLogit) / Double(count)
+    let precision = 1 / max(1, estimate.ageVariance ?? defaultVariance)
+    weightedAges += estimate.age * precision
+    totalPrecision += precision
+    if estimate.ageRange.lowerBound < estimate.ageRange.upperBound {
+      groupVotes[estimate.ageRange, default: 0] += 1
+    }
+    let fusedFemale = 1 / (1 + exp(-meanLogit))
+    if let shown = shownFemale {
+      if shown && fusedFemale < 0.5 - switchMargin { shownFemale = false }
+      if !shown && fusedFemale > 0.5 + switchMargin { shownFemale = true }
+    } else {
+      shownFemale = fusedFemale >= 0.5
+    }
+  }
+
+  /// The fused estimate, or nil before any frame was added.
+  public var fused: AgeGenderEstimate? {
+    guard count > 0, let shownFemale else { return nil }
+    let n = Double(min(count, evidenceCap))
+    let confidence = 1 / (1 + exp(-abs(meanLogit) * n.squareRoot()))
+    // Keep the shown label and its confidence consistent: under hysteresis the
+    // mean can sit just across 0.5 while the label has not switched yet.
+    let agrees = (meanLogit >= 0) == shownFemale
+    // Just on the shown side of 0.5 while the mean waits across it.
+    let labelProbability = agrees ? max(confidence, 0.5 + 1e-6) : 0.5 + 1e-6
+    let female = shownFemale ? labelProbability : 1 - labelProbability
+    let range = groupVotes.max { $0.value < $1.value }?.key
+    let priorPrecision = 1 / (priorSD * priorSD)
+    let age = (weightedAges + priorAge * priorPrecision) / (totalPrecision + priorPrecision)
+    return AgeGenderEstimate(age: age, ageRange: range ?? age...age, femaleProbability: female)
+  }
+}

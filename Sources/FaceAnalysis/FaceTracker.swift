@@ -1,0 +1,118 @@
+/// Follows faces across frames so each keeps one id while it stays in view.
+///
+/// Association is greedy on IoU between detections and each track's predicted
+/// box (constant velocity), which measured enough on the shared clips: faces
+/// move little between frames relative to their size. A track that goes
+/// unmatched for `maxMissed` frames ends; until then a face that reappears
+/// near its prediction gets its old id back (short occlusions, missed detections).
+public final class FaceTracker {
+  public struct Track: Sendable {
+    public let id: UInt64
+    /// Latest box: the matched detection, or the prediction between detections.
+    public internal(set) var box: Box
+    public internal(set) var confidence: Double
+    /// Per-frame box change (x, y, width, height), smoothed.
+    public internal(set) var velocity: (Double, Double, Double, Double) = (0, 0, 0, 0)
+    /// Frames with a matched detection.
+    public internal(set) var hits: Int = 1
+    /// Frames since the last matched detection.
+    public internal(set) var missed: Int = 0
+    /// Whether the last detection pass matched it (what is shown).
+    public internal(set) var visible: Bool = true
+  }
+
+  public var iouThreshold: Double
+  public var maxMissed: Int
+  public private(set) var tracks: [Track] = []
+  private var nextID: UInt64 = 1
+
+  public init(iouThreshold: Double = 0.3, maxMissed: Int = 25) {
+    self.iouThreshold = iouThreshold
+    self.maxMissed = maxMissed
+  }
+
+  public func reset() {
+    tracks.removeAll()
+    nextID = 1
+  }
+
+  /// Moves every track one frame along its velocity (a frame without detection).
+  public func predict() {
+    for i in tracks.indices {
+      let v = tracks[i].velocity
+      var b = tracks[i].box
+      b.x += v.0
+      b.y += v.1
+      b.width = max(1, b.width + v.2)
+      b.height = max(1, b.height + v.3)
+      tracks[i].box = b
+      tracks[i].missed += 1
+    }
+    tracks.removeAll { $0.missed > maxMissed }
+  }
+
+  /// A frame with detections. Returns, for each detection, the id of its track.
+  @discardableResult
+  public func update(with detections: [Detection]) -> [UInt64] {
+    // Predicted boxes for this frame.
+    let previous = tracks.map(\.box)
+    predict()
+    var pairs: [(iou: Double, track: Int, detection: Int)] = []
+    for (t, track) in tracks.enumerated() {
+      for (d, detection) in detections.enumerated() {
+        let iou = track.box.iou(detection.box)
+        if iou >= iouThreshold { pairs.append((iou, t, d)) }
+      }
+    }
+    pairs.sort { $0.iou > $1.iou }
+    var trackTaken = Set<Int>(), detectionTaken = Set<Int>()
+    var ids = [UInt64](repeating: 0, count: detections.count)
+    for pair in pairs where !trackTaken.contains(pair.track) && !detectionTaken.contains(pair.detection) {
+      trackTaken.insert(pair.track)
+      detectionTaken.insert(pair.detection)
+      let index = pair.track
+      let old = tracks[index]
+      let box = detections[pair.detection].box
+      // Velocity from the last matched box over the frames in between, smoothed.
+      let frames = Double(old.missed)
+      if let before = previousMatchedBox(old, previous: previous, index: index), frames > 0 {
+        let measured = (
+          (box.x - before.x) / frames, (box.y - before.y) / frames, (box.width - before.width) / frames,
+          (box.height - before.height) / frames
+        )
+        let a = 0.5
+        tracks[index].velocity = (
+          a * measured.0 + (1 - a) * old.velocity.0, a * measured.1 + (1 - a) * old.velocity.1,
+          a * measured.2 + (1 - a) * old.velocity.2, a * measured.3 + (1 - a) * old.velocity.3
+        )
+      }
+      tracks[index].box = box
+      tracks[index].confidence = detections[pair.detection].confidence
+      tracks[index].hits += 1
+      tracks[index].missed = 0
+      tracks[index].visible = true
+      ids[pair.detection] = old.id
+    }
+    for t in tracks.indices where !trackTaken.contains(t) { tracks[t].visible = false }
+    for (d, detection) in detections.enumerated() where !detectionTaken.contains(d) {
+      tracks.append(Track(id: nextID, box: detection.box, confidence: detection.confidence))
+      ids[d] = nextID
+      nextID += 1
+    }
+    return ids
+  }
+
+  /// The box a track had at its last matched detection (undo the predictions since).
+  private func previousMatchedBox(_ track: Track, previous: [Box], index: Int) -> Box? {
+    guard index < previous.count else { return nil }
+    var b = previous[index]
+    let steps = Double(track.missed - 1)  // predictions applied before this frame's
+    b.x -= track.velocity.0 * steps
+    b.y -= track.velocity.1 * steps
+    b.width -= track.velocity.2 * steps
+    b.height -= track.velocity.3 * steps
+    return b
+  }
+
+  public func track(id: UInt64) -> Track? { tracks.first { $0.id == id } }
+}

@@ -1,0 +1,101 @@
+/// Options of the video analysis, changeable between frames.
+public struct VideoAnalysisOptions: Equatable, Sendable {
+  public var analysis: AnalysisOptions
+  /// Run the detector every this many frames; track (predict) in between.
+  public var detectionInterval: Int
+  /// Re-classify a track at most every this many frames (on a detection frame),
+  /// or sooner when its box has grown by `regrowFactor` since it was classified.
+  public var classificationInterval: Int
+  public var regrowFactor: Double
+  /// Off: every frame is analysed on its own (no ids, no fusion, no intervals),
+  /// for unrelated images sent one after another.
+  public var tracking: Bool
+
+  public init(analysis: AnalysisOptions = AnalysisOptions(), detectionInterval: Int = 1, classificationInterval: Int = 1,
+    regrowFactor: Double = 1.3, tracking: Bool = true) {
+    self.analysis = analysis
+    self.tracking = tracking
+    self.detectionInterval = max(1, detectionInterval)
+    self.classificationInterval = max(1, classificationInterval)
+    self.regrowFactor = regrowFactor
+  }
+}
+
+/// Video-grade analysis: faces tracked across frames with stable ids, their
+/// estimates fused per track, the detector and the classifier run only as
+/// often as the intervals ask.
+public final class VideoFaceAnalyzer {
+  public let detector: any FaceDetector
+  public let classifier: any AgeGenderClassifier
+  public let tracker: FaceTracker
+
+  private struct TrackEstimate {
+    var fusion = EstimateFusion()
+    var framesSinceClassified = 0
+    var classifiedWidth = 0.0
+  }
+
+  private var estimates: [UInt64: TrackEstimate] = [:]
+  private var frameIndex = 0
+
+  public init(detector: any FaceDetector, classifier: any AgeGenderClassifier, tracker: FaceTracker = FaceTracker()) {
+    self.detector = detector
+    self.classifier = classifier
+    self.tracker = tracker
+  }
+
+  /// Forget all tracks (a new stream, a seek).
+  public func reset() {
+    tracker.reset()
+    estimates.removeAll()
+    frameIndex = 0
+  }
+
+  public func process(_ image: ImageView, options: VideoAnalysisOptions) throws -> [AnalyzedFace] {
+    if !options.tracking {
+      if !tracker.tracks.isEmpty { reset() }
+      return try FaceAnalyzer(detector: detector, classifier: classifier).analyze(image, options: options.analysis)
+    }
+    let detecting = frameIndex % options.detectionInterval == 0
+    frameIndex += 1
+    var raw: [UInt64: AgeGenderEstimate] = [:]
+    if detecting {
+      var detections = try detector.detect(in: image, threshold: options.analysis.detectionThreshold)
+        .filter { min($0.box.width, $0.box.height) >= Double(options.analysis.minFaceSize) }
+      detections.sort { $0.confidence > $1.confidence }
+      let limit = max(0, options.analysis.maxFaces)
+      if detections.count > limit { detections.removeLast(detections.count - limit) }
+      let ids = tracker.update(with: detections)
+      // Classify the tracks that are new, due, or have grown markedly.
+      var due: [(UInt64, Box)] = []
+      for (id, detection) in zip(ids, detections) {
+        let state = estimates[id]
+        if state == nil || state!.framesSinceClassified >= options.classificationInterval
+          || detection.box.width > state!.classifiedWidth * options.regrowFactor {
+          due.append((id, detection.box))
+        }
+      }
+      let results = try classifier.classify(image, faces: due.map(\.1))
+      for ((id, box), estimate) in zip(due, results) {
+        var state = estimates[id] ?? TrackEstimate()
+        state.fusion.add(estimate)
+        state.framesSinceClassified = 0
+        state.classifiedWidth = box.width
+        estimates[id] = state
+        raw[id] = estimate
+      }
+    } else {
+      tracker.predict()
+    }
+    let live = Set(tracker.tracks.map(\.id))
+    estimates = estimates.filter { live.contains($0.key) }
+    for id in estimates.keys { estimates[id]!.framesSinceClassified += 1 }
+
+    return tracker.tracks.compactMap { track in
+      guard track.visible, let state = estimates[track.id], let fused = state.fusion.fused else { return nil }
+      return AnalyzedFace(
+        detection: Detection(box: track.box, confidence: track.confidence), estimate: fused, trackID: track.id,
+        raw: raw[track.id] ?? state.fusion.latest)
+    }
+  }
+}

@@ -1,0 +1,93 @@
+import FaceAnalysis
+import XCTest
+
+/// CydralAgeGenderClassifier with the real age and gender nets.
+final class ClassifierTests: XCTestCase {
+  private func astronautFace() throws -> (OwnedImage, Box) {
+    let image = try Fixtures.image(Fixtures.astronautPath)
+    let faces = try Fixtures.detector().detect(in: image.view, threshold: 0.5)
+    guard let face = faces.first else { throw Fixtures.MissingFixture(message: "no face found on astronaut.png") }
+    return (image, face.box)
+  }
+
+  func testAstronautIsAnAdultWoman() throws {
+    let (image, box) = try astronautFace()
+    let estimates = try Fixtures.classifier().classify(image.view, faces: [box])
+    XCTAssertEqual(estimates.count, 1)
+    guard let estimate = estimates.first else { return }
+    // Measured: femaleProbability 0.989, age 28.9 (Eileen Collins was in her late thirties).
+    XCTAssertEqual(estimate.gender, .female)
+    XCTAssertGreaterThan(estimate.genderConfidence, 0.9)
+    XCTAssertEqual(estimate.genderConfidence, estimate.femaleProbability)
+    XCTAssertTrue((20...50).contains(estimate.age), "age \(estimate.age)")
+    XCTAssertEqual(estimate.ageRange, estimate.age...estimate.age, "an expected-value age is a single point")
+  }
+
+  func testBatchEqualsOneAtATime() throws {
+    let classifier = try Fixtures.classifier()
+    // Two faces of one real photo: face_002.jpg shows two people.
+    let path = Fixtures.facesDirectory + "/face_002.jpg"
+    let image = try Fixtures.image(path)
+    let faces = try Fixtures.detector().detect(in: image.view, threshold: 0.5)
+    XCTAssertEqual(faces.count, 2, "face_002.jpg: \(faces)")
+    guard faces.count >= 2 else { return }
+    let boxes = [faces[0].box, faces[1].box]
+    let together = try classifier.classify(image.view, faces: boxes)
+    let alone = try boxes.map { try classifier.classify(image.view, faces: [$0])[0] }
+    let reversed = try classifier.classify(image.view, faces: boxes.reversed())
+    XCTAssertEqual(together.count, 2)
+    for i in 0..<2 {
+      XCTAssertEqual(together[i].age, alone[i].age, accuracy: 1e-4, "face \(i)")
+      XCTAssertEqual(together[i].femaleProbability, alone[i].femaleProbability, accuracy: 1e-4, "face \(i)")
+      XCTAssertEqual(reversed[1 - i].age, alone[i].age, accuracy: 1e-4, "order kept, face \(i)")
+    }
+    // And the two faces are really different answers (measured: ages 42.7 and 38.5).
+    XCTAssertGreaterThan(abs(alone[0].age - alone[1].age), 1)
+  }
+
+  func testBatchOfAFaceAndANonFace() throws {
+    let (image, box) = try astronautFace()
+    let classifier = try Fixtures.classifier()
+    let suit = Box(x: 100, y: 300, width: 90, height: 110)
+    let together = try classifier.classify(image.view, faces: [box, suit])
+    let face = try classifier.classify(image.view, faces: [box])[0]
+    let other = try classifier.classify(image.view, faces: [suit])[0]
+    XCTAssertEqual(together[0].age, face.age, accuracy: 1e-4)
+    XCTAssertEqual(together[0].femaleProbability, face.femaleProbability, accuracy: 1e-4)
+    XCTAssertEqual(together[1].age, other.age, accuracy: 1e-4)
+    XCTAssertEqual(together[1].femaleProbability, other.femaleProbability, accuracy: 1e-4)
+  }
+
+  func testNoFacesGiveNoEstimates() throws {
+    let image = try Fixtures.image(Fixtures.astronautPath)
+    XCTAssertEqual(try Fixtures.classifier().classify(image.view, faces: []), [])
+  }
+
+  func testFacesAtAndBeyondTheEdgeDoNotCrash() throws {
+    let image = try Fixtures.image(Fixtures.astronautPath)
+    let boxes = [
+      Box(x: -40, y: -40, width: 100, height: 100),  // sticks out top-left
+      Box(x: 480, y: 480, width: 100, height: 100),  // sticks out bottom-right
+      Box(x: 2000, y: 2000, width: 50, height: 50),  // entirely outside
+      Box(x: 0, y: 0, width: 512, height: 512),  // the whole frame
+    ]
+    let estimates = try Fixtures.classifier().classify(image.view, faces: boxes)
+    XCTAssertEqual(estimates.count, boxes.count)
+    for estimate in estimates {
+      XCTAssertTrue(estimate.age.isFinite && (0...80).contains(estimate.age), "\(estimate)")
+      XCTAssertTrue((0...1).contains(estimate.femaleProbability), "\(estimate)")
+    }
+  }
+
+  func testGeometryIsUsed() throws {
+    // Swapping the chip geometry changes what the nets see, so it changes the answer.
+    let (image, box) = try astronautFace()
+    let classifier = try Fixtures.classifier()
+    let saved = classifier.geometry
+    defer { classifier.geometry = saved }
+    let standard = try classifier.classify(image.view, faces: [box])[0]
+    classifier.geometry = BoxChipGeometry(faceScale: 3, verticalShift: 0.5)
+    let zoomedOut = try classifier.classify(image.view, faces: [box])[0]
+    XCTAssertGreaterThan(abs(standard.age - zoomedOut.age), 0.5, "\(standard) vs \(zoomedOut)")
+  }
+}
