@@ -206,3 +206,45 @@ final class ElementTests: XCTestCase {
     return g_value_get_int(&value)
   }
 }
+
+/// Track ids in every place the element reports faces.
+final class TrackingElementTests: XCTestCase {
+  override func setUpWithError() throws { try Fixtures.setUp() }
+
+  func testEachPersonKeepsOneIdInMetaRoiAndMessages() throws {
+    let video = try Fixtures.video("head-pose-face-detection-female-and-male.mp4")
+    let (frames, messages) = try PipelineRun.collect(
+      "filesrc location=\(video) ! decodebin ! videoconvert ! agegender post-messages=true ! appsink name=sink sync=false")
+    var ids: Set<UInt64> = []
+    var genderById: [UInt64: Set<String>] = [:]
+    for frame in frames {
+      for (face, roi) in zip(frame.faces ?? [], frame.regions) {
+        XCTAssertNotEqual(face.trackID, 0)
+        XCTAssertEqual(roi.params["track-id"], String(face.trackID))
+        ids.insert(face.trackID)
+        genderById[face.trackID, default: []].insert(face.gender)
+        XCTAssertTrue((0...100).contains(face.rawAge))
+        XCTAssertTrue(face.rawGender == "female" || face.rawGender == "male")
+      }
+    }
+    XCTAssertEqual(ids.count, 2, "two people, two ids through the clip: \(ids)")
+    XCTAssertTrue(genderById.values.allSatisfy { $0.count == 1 }, "a track's shown gender never flips: \(genderById)")
+    XCTAssertTrue(messages.contains { $0.contains("track-id\\=\\(guint64\\)1") }, "bus messages carry track ids")
+    // With tracking off there are no ids.
+    let (untracked, _) = try PipelineRun.collect(
+      "filesrc location=\(video) ! decodebin ! videoconvert ! agegender tracking=false ! appsink name=sink sync=false")
+    XCTAssertTrue(untracked.allSatisfy { ($0.faces ?? []).allSatisfy { $0.trackID == 0 } })
+  }
+
+  func testDetectionIntervalStillReportsFacesOnEveryFrame() throws {
+    let video = try Fixtures.video("face-demographics-walking-and-pause.mp4")
+    let (every, _) = try PipelineRun.collect(
+      "filesrc location=\(video) ! decodebin ! videoconvert ! agegender ! appsink name=sink sync=false")
+    let (sparse, _) = try PipelineRun.collect(
+      "filesrc location=\(video) ! decodebin ! videoconvert ! agegender detection-interval=4 classification-interval=8 ! appsink name=sink sync=false")
+    XCTAssertEqual(every.count, sparse.count)
+    let a = every.map { $0.faces?.count ?? 0 }.reduce(0, +), b = sparse.map { $0.faces?.count ?? 0 }.reduce(0, +)
+    XCTAssertGreaterThan(Double(b), Double(a) * 0.8, "tracked frames between detections keep their faces (\(b) vs \(a))")
+    XCTAssertEqual(Set(sparse.flatMap { ($0.faces ?? []).map(\.trackID) }).count, 3, "three people, three ids")
+  }
+}
