@@ -26,9 +26,13 @@ $(VENV_PY):
 build: deps
 	$(SWIFT) build -c $(CONFIG) --product gstagegender
 	$(SWIFT) build -c $(CONFIG) --product agegender-eval
+	$(SWIFT) build -c $(CONFIG) --product agegender-annotate
 	$(SWIFT) build -c $(CONFIG) --product agegender-stability
 	mkdir -p $(PLUGIN_DIR)
 	cp -f "$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/libgstagegender.so" $(PLUGIN)
+	@# yt-dlp resolves YouTube (and other page) URLs for agegender-annotate; current from PyPI, into the venv.
+	@test -x $(VENV)/bin/yt-dlp || { test -x $(VENV_PY) || python3 -m venv $(VENV); \
+	  $(VENV_PY) -m pip install --quiet 'yt-dlp>=2026.10.26'; }
 
 models: deps $(VENV_PY)
 	$(VENV_PY) Models/fetch_models.py --group default
@@ -42,9 +46,9 @@ $(DEMO_INPUT): | $(VENV_PY)
 
 demo: build models $(DEMO_INPUT)
 	gst-launch-1.0 -q filesrc location=$(DEMO_INPUT) ! pngdec ! imagefreeze num-buffers=75 \
-	  ! video/x-raw,framerate=25/1 ! videoconvert ! agegender ! videoconvert ! x264enc ! mp4mux \
-	  ! filesink location=out/annotated.mp4
-	@echo "wrote out/annotated.mp4"
+	  ! video/x-raw,framerate=25/1 ! videoconvert ! video/x-raw,format=I420 ! x264enc ! mp4mux \
+	  ! filesink location=out/astronaut.mp4
+	.build/$(CONFIG)/agegender-annotate out/astronaut.mp4 -o out/annotated.mp4 --json out/annotated.jsonl
 
 test: build models
 	$(SWIFT) test -c $(CONFIG)

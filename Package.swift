@@ -32,10 +32,16 @@ let package = Package(
       cxxSettings: [.unsafeFlags(["-I\(openCVInclude)", "-O2"]), .define("DLIB_NO_GUI_SUPPORT")],
       linkerSettings: [
         .linkedLibrary("opencv_dnn"), .linkedLibrary("opencv_objdetect"), .linkedLibrary("opencv_imgproc"),
-        .linkedLibrary("opencv_imgcodecs"), .linkedLibrary("opencv_core"),
+        .linkedLibrary("opencv_core"),
         // dlib (face landmarks); its headers call LAPACK and BLAS directly.
         .linkedLibrary("dlib"), .linkedLibrary("lapack"), .linkedLibrary("blas"),
       ]),
+    // Image files for tools and tests only (imgcodecs pulls in GDAL: not in the plugin).
+    .target(
+      name: "COpenCVImageIO", dependencies: ["COpenCVBridge"], path: "Sources/COpenCVImageIO",
+      cxxSettings: [.unsafeFlags(["-I\(openCVInclude)", "-O2"])],
+      linkerSettings: [.linkedLibrary("opencv_imgcodecs"), .linkedLibrary("opencv_imgproc"), .linkedLibrary("opencv_core")]),
+    .target(name: "FaceImageFiles", dependencies: ["FaceAnalysis", "COpenCVImageIO", "COpenCVBridge"]),
     // Face analysis core: plain Swift over the OpenCV bridge, no GStreamer.
     .target(name: "FaceAnalysis", dependencies: ["COpenCVBridge"]),
     // The GstCustomMeta that carries faces, shared by the element and readers.
@@ -52,7 +58,7 @@ let package = Package(
     .executableTarget(
       name: "AgeGenderEval",
       dependencies: [
-        "CGStreamer", "AgeGenderMeta", "FaceAnalysis", "GstPipeline",
+        "CGStreamer", "AgeGenderMeta", "FaceAnalysis", "FaceImageFiles", "GstPipeline",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
@@ -66,9 +72,10 @@ let package = Package(
       dependencies: [
         "CGStreamer", "AgeGenderMeta", "GstPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
-    .testTarget(name: "FaceAnalysisTests", dependencies: ["FaceAnalysis"]),
+    .testTarget(name: "FaceAnalysisTests", dependencies: ["FaceAnalysis", "FaceImageFiles"]),
     .testTarget(
-      name: "GstAgeGenderTests", dependencies: ["CGStreamer", "AgeGenderMeta", "FaceAnalysis", "GstPipeline"]),
+      name: "GstAgeGenderTests",
+      dependencies: ["CGStreamer", "AgeGenderMeta", "FaceAnalysis", "FaceImageFiles", "GstPipeline"]),
   ],
   swiftLanguageModes: [.v5],
   cxxLanguageStandard: .cxx17

@@ -11,6 +11,8 @@ packages=(
   libdlib-dev liblapack-dev libblas-dev
   opencv-data
   python3 python3-venv python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
+  meson ninja-build
+  gstreamer1.0-plugins-bad gstreamer1.0-x xvfb x11-apps
 )
 missing=()
 for p in "${packages[@]}"; do

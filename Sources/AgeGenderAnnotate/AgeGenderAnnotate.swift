@@ -12,17 +12,11 @@ struct AgeGenderAnnotate: ParsableCommand {
     commandName: "agegender-annotate",
     abstract: "Annotate a video (file, http(s) URL or YouTube page) with faces, ages and genders.",
     discussion: """
-      INPUT is a file path or a URL. An http(s) URL whose path ends in a media extension
-      (.mp4 .mov .mkv .webm .ts .m3u8 ...) is played as it is; any other http(s) URL (a YouTube
-      page, a page with a <video>) is first resolved to a media URL with
-      `yt-dlp -g -f 'best[ext=mp4]/best' URL` (--resolve changes this). Other URIs (rtsp://,
-      srt://, file://) go to uridecodebin unchanged.
+      INPUT is a file path or a URL. An http(s) URL whose path ends in a media extension (.mp4 .mov .mkv .webm .ts .m3u8 ...) is played as it is; any other http(s) URL (a YouTube page, a page with a <video>) is first resolved to a media URL with `yt-dlp -g -f 'best[ext=mp4]/best' URL` (--resolve changes this rule). Other URIs (rtsp://, srt://, file://) go to uridecodebin unchanged. yt-dlp is $AGEGENDER_YTDLP, else the checkout's .build-venv/bin/yt-dlp, else yt-dlp on PATH.
 
-      Pipeline: uridecodebin ! videoconvert ! agegender [name=value ...] ! tee, one branch
-      encoded with x264enc into OUT (MP4), one read by an appsink whose GstAgeGenderMeta becomes
-      JSON Lines: {"frame","pts" (ns),"width","height","faces":[{"x","y","width","height",
-      "confidence","age","age_min","age_max","gender","gender_confidence","track_id"}]}.
-      Audio is not copied. Ctrl-C ends the stream cleanly (the MP4 stays playable).
+      Pipeline: uridecodebin ! videoconvert ! agegender [name=value ...] ! tee ! queue ! videoconvert ! x264enc ! mp4mux ! filesink. A probe after agegender turns each frame's GstAgeGenderMeta into one JSON line: {"frame", "pts" (ns), "width", "height", "faces": [{"x", "y", "width", "height", "confidence", "age", "age_min", "age_max", "gender", "gender_confidence", "track_id"}]}.
+
+      On a terminal a progress line shows percent, fps and faces; the last line printed is a summary. Audio is not copied. Ctrl-C ends the stream cleanly (the MP4 stays playable).
       """)
 
   @Argument(help: "Video file, http(s) media URL, or page URL for yt-dlp.")

@@ -2,6 +2,7 @@ import AgeGenderMeta
 import ArgumentParser
 import CGStreamer
 import FaceAnalysis
+import FaceImageFiles
 import GstPipeline
 
 #if canImport(Glibc)

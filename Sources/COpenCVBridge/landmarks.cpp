@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <exception>
 #include <fstream>
+#include <malloc.h>
 #include <mutex>
 #include <string>
 
@@ -77,6 +78,7 @@ agb_landmarker *agb_landmarker_load(const char *path, agb_error *err) {
     holder = new agb_landmarker();
     dlib::deserialize(holder->predictor, in);
     if (holder->predictor.num_parts() == 0) throw std::runtime_error("the shape predictor has no parts");
+    malloc_trim(0);  // deserialisation's temporaries
     return holder;
   } catch (const std::exception &e) {
     report(err, std::string("dlib: ") + e.what());

@@ -5,7 +5,6 @@
 
 #include <opencv2/core.hpp>
 #include <opencv2/dnn.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <malloc.h>
 #include <mutex>
 #include <new>
 #include <string>
@@ -228,6 +228,9 @@ int32_t agb_net_check(agb_net *net, const agb_input_spec *spec, int32_t batch, a
     net->net.setInput(input);
     cv::Mat out = net->net.forward();
     if (out.empty() || out.size[0] < 1) throw std::runtime_error("the network produced no output");
+    // Importing a model parses megabytes of protobuf into short-lived heap
+    // blocks; hand that memory back to the system rather than keep it mapped.
+    malloc_trim(0);
     return (int32_t)(out.total() / (size_t)out.size[0]);
   });
 }
@@ -389,34 +392,6 @@ int32_t agb_draw_labelled_box(agb_image *image, int32_t x, int32_t y, int32_t wi
     const cv::Scalar ink = luma > 140 ? colour_in(image->format, 0, 0, 0) : colour_in(image->format, 255, 255, 255);
     cv::putText(canvas, label, cv::Point(left + pad, top + pad + text.height), font, font_scale, ink,
                 text_thickness, cv::LINE_AA);
-    return 0;
-  });
-}
-
-int32_t agb_read_image(const char *path, uint8_t **pixels, int32_t *width, int32_t *height, agb_error *err) {
-  return guarded(err, -1, [&]() -> int32_t {
-    if (path == nullptr || pixels == nullptr || width == nullptr || height == nullptr)
-      throw std::invalid_argument("null argument");
-    cv::Mat image = cv::imread(path, cv::IMREAD_COLOR);
-    if (image.empty()) throw std::runtime_error(std::string("cannot read image ") + path);
-    const size_t bytes = (size_t)image.cols * image.rows * 3;
-    auto *copy = static_cast<uint8_t *>(std::malloc(bytes));
-    if (copy == nullptr) throw std::bad_alloc();
-    cv::Mat view(image.rows, image.cols, CV_8UC3, copy);
-    image.copyTo(view);
-    *pixels = copy;
-    *width = image.cols;
-    *height = image.rows;
-    return 0;
-  });
-}
-
-int32_t agb_write_image(const char *path, const agb_image *image, agb_error *err) {
-  return guarded(err, -1, [&]() -> int32_t {
-    cv::Mat src = wrap(image);
-    cv::Mat bgr;
-    to_three_channels(src, image->format, false, bgr);
-    if (!cv::imwrite(path, bgr)) throw std::runtime_error(std::string("cannot write image ") + path);
     return 0;
   });
 }

@@ -41,7 +41,8 @@ public final class HaarFaceDetector: FaceDetector {
   public var equalizeHistogram: Bool
   /// Report the mapped level weight as confidence instead of 1.0.
   public var levelWeightConfidence: Bool
-  private var results: [agb_detection]
+  /// At most this many faces per image (the best first).
+  public let capacity: Int
 
   /// Debian 12 `opencv-data`'s frontal face cascade.
   public static let defaultCascadePath = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
@@ -67,7 +68,7 @@ public final class HaarFaceDetector: FaceDetector {
     self.maxSize = maxSize
     self.equalizeHistogram = equalizeHistogram
     self.levelWeightConfidence = levelWeightConfidence
-    results = Array(repeating: agb_detection(), count: max(1, capacity))
+    self.capacity = max(1, capacity)
   }
 
   deinit { agb_cascade_free(handle) }
@@ -90,9 +91,10 @@ public final class HaarFaceDetector: FaceDetector {
       min_size: Int32(clamping: max(0, minSize)), max_size: Int32(clamping: max(0, maxSize)),
       equalize: equalizeHistogram ? 1 : 0, level_weights: levelWeightConfidence ? 1 : 0)
     var error = agb_error()
-    let capacity = Int32(results.count)
+    // A buffer per call: with the bridge's lock, one detector can serve several threads.
+    var results = [agb_detection](repeating: agb_detection(), count: capacity)
     let count = results.withUnsafeMutableBufferPointer { out in
-      agb_cascade_detect(handle, &bridged, &params, out.baseAddress, capacity, &error)
+      agb_cascade_detect(handle, &bridged, &params, out.baseAddress, Int32(clamping: out.count), &error)
     }
     guard count >= 0 else { throw FaceAnalysisError.inference(reason: "Haar face detector: \(error.text)") }
     return results.prefix(Int(count)).compactMap {

@@ -45,20 +45,14 @@ public final class OwnedImage {
   public let stride: Int
   private let pixels: UnsafeMutableRawPointer
 
-  /// Reads a JPEG/PNG/... file with OpenCV's decoder.
-  public init(contentsOf path: String) throws {
-    var data: UnsafeMutablePointer<UInt8>?
-    var w: Int32 = 0
-    var h: Int32 = 0
-    var error = agb_error()
-    guard agb_read_image(path, &data, &w, &h, &error) == 0, let data else {
-      throw FaceAnalysisError.imageUnreadable(path: path, reason: error.text)
-    }
+  /// Takes ownership of packed BGR pixels allocated with malloc (freed with
+  /// agb_free), as the image-file reader hands them out.
+  public init(adoptingBGR data: UnsafeMutablePointer<UInt8>, width: Int, height: Int) {
     pixels = UnsafeMutableRawPointer(data)
-    width = Int(w)
-    height = Int(h)
+    self.width = width
+    self.height = height
     format = .bgr
-    stride = Int(w) * 3
+    stride = width * 3
   }
 
   /// A blank image (all bytes `fill`).
@@ -82,18 +76,11 @@ public final class OwnedImage {
     ImageView(data: pixels, width: width, height: height, stride: stride, format: format)
   }
 
-  public func write(to path: String) throws {
-    var image = view.bridged
-    var error = agb_error()
-    if agb_write_image(path, &image, &error) != 0 {
-      throw FaceAnalysisError.imageUnreadable(path: path, reason: error.text)
-    }
-  }
 }
 
 extension agb_error {
   /// The bridge's message as a Swift string.
-  var text: String {
+  public var text: String {
     withUnsafeBytes(of: message) { raw in
       String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
     }

@@ -36,7 +36,8 @@ public final class VideoFaceAnalyzer {
   }
 
   private var estimates: [UInt64: TrackEstimate] = [:]
-  private var frameIndex = 0
+  /// Stream frames since the detector last ran (nil: never).
+  private var framesSinceDetection: Int?
 
   public init(detector: any FaceDetector, classifier: any AgeGenderClassifier, tracker: FaceTracker = FaceTracker()) {
     self.detector = detector
@@ -48,16 +49,24 @@ public final class VideoFaceAnalyzer {
   public func reset() {
     tracker.reset()
     estimates.removeAll()
-    frameIndex = 0
+    framesSinceDetection = nil
   }
 
-  public func process(_ image: ImageView, options: VideoAnalysisOptions) throws -> [AnalyzedFace] {
+  /// Analyses the next frame. `elapsedFrames` is how many stream frames have
+  /// passed since the previous call (more than 1 when frames were skipped, as
+  /// the asynchronous worker does), so motion and intervals count stream frames.
+  public func process(_ image: ImageView, options: VideoAnalysisOptions, elapsedFrames: Int = 1) throws
+    -> [AnalyzedFace]
+  {
     if !options.tracking {
       if !tracker.tracks.isEmpty { reset() }
       return try FaceAnalyzer(detector: detector, classifier: classifier).analyze(image, options: options.analysis)
     }
-    let detecting = frameIndex % options.detectionInterval == 0
-    frameIndex += 1
+    let step = max(1, elapsedFrames)
+    for _ in 1..<step { tracker.predict() }
+    let since = framesSinceDetection.map { $0 + step }
+    let detecting = since == nil || since! >= options.detectionInterval
+    framesSinceDetection = detecting ? 0 : since
     var raw: [UInt64: AgeGenderEstimate] = [:]
     if detecting {
       var detections = try detector.detect(in: image, threshold: options.analysis.detectionThreshold)
@@ -89,7 +98,7 @@ public final class VideoFaceAnalyzer {
     }
     let live = Set(tracker.tracks.map(\.id))
     estimates = estimates.filter { live.contains($0.key) }
-    for id in estimates.keys { estimates[id]!.framesSinceClassified += 1 }
+    for id in estimates.keys { estimates[id]!.framesSinceClassified += step }
 
     return tracker.tracks.compactMap { track in
       guard track.visible, let state = estimates[track.id], let fused = state.fusion.fused else { return nil }

@@ -14,7 +14,21 @@ final class AgeGenderElement: @unchecked Sendable {
 
   enum Property: UInt32 {
     case modelDir = 1, detectionThreshold, minFaceSize, maxFaces, draw, postMessages, detectionSize, closeUpDetection, align, detectionInterval, classificationInterval, trackMaxMissed, tracking
+    case detector, classifier, cascade, scaleFactor, minNeighbors, async
   }
+
+  enum DetectorKind: Int32 { case ssd = 0, haar }
+  enum ClassifierKind: Int32 { case cydral = 0, leviHassner }
+
+  static let detectorType = registerEnum(
+    "GstAgeGenderDetector",
+    [(DetectorKind.ssd.rawValue, nick: "ssd", name: "res10 SSD face detector (OpenCV dnn)"),
+     (DetectorKind.haar.rawValue, nick: "haar", name: "Haar cascade (OpenCV objdetect), as the original tutorial")])
+  static let classifierType = registerEnum(
+    "GstAgeGenderClassifier",
+    [(ClassifierKind.cydral.rawValue, nick: "cydral", name: "Cydral age (81 classes) and gender nets, CC0"),
+     (ClassifierKind.leviHassner.rawValue, nick: "levi-hassner",
+      name: "Levi & Hassner 2015 Adience Caffe nets (8 age groups), as the original tutorial")])
 
   static let properties: [PropertySpec] = [
     PropertySpec(
@@ -54,6 +68,31 @@ final class AgeGenderElement: @unchecked Sendable {
       blurb: "Align each face on five landmarks (dlib shape predictor) before age and gender estimation, as the nets were trained; off: a square around the detector's box",
       kind: .boolean(default: true), mutableWhilePlaying: false),
     PropertySpec(
+      id: Property.detector.rawValue, name: "detector", nick: "Face detector",
+      blurb: "Which face detector runs",
+      kind: .enumeration(type: detectorType, default: DetectorKind.ssd.rawValue), mutableWhilePlaying: false),
+    PropertySpec(
+      id: Property.classifier.rawValue, name: "classifier", nick: "Age and gender classifier",
+      blurb: "Which age and gender nets run (levi-hassner needs 'make models-levi-hassner')",
+      kind: .enumeration(type: classifierType, default: ClassifierKind.cydral.rawValue), mutableWhilePlaying: false),
+    PropertySpec(
+      id: Property.cascade.rawValue, name: "cascade", nick: "Haar cascade",
+      blurb: "Haar cascade file for detector=haar (Debian's opencv-data)",
+      kind: .string(default: "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"),
+      mutableWhilePlaying: false),
+    PropertySpec(
+      id: Property.scaleFactor.rawValue, name: "scale-factor", nick: "Haar scale factor",
+      blurb: "Image pyramid step of detector=haar (detectMultiScale's scaleFactor)",
+      kind: .double(min: 1.01, max: 4, default: 1.1), mutableWhilePlaying: true),
+    PropertySpec(
+      id: Property.minNeighbors.rawValue, name: "min-neighbors", nick: "Haar minimum neighbours",
+      blurb: "Overlapping hits a Haar detection needs (detectMultiScale's minNeighbors)",
+      kind: .int(min: 0, max: 1000, default: 5), mutableWhilePlaying: true),
+    PropertySpec(
+      id: Property.async.rawValue, name: "async", nick: "Asynchronous analysis",
+      blurb: "Analyse on a worker thread that takes a frame whenever it is free; the stream never waits and frames in between show the latest faces moved along their tracks. Off: every frame is analysed in the stream (exact per-frame results)",
+      kind: .boolean(default: Settings().async), mutableWhilePlaying: false),
+    PropertySpec(
       id: Property.tracking.rawValue, name: "tracking", nick: "Tracking",
       blurb: "Follow faces across frames: stable track ids, age and gender fused over each track, detection and classification intervals; off: every frame is analysed on its own (unrelated still images)",
       kind: .boolean(default: true), mutableWhilePlaying: true),
@@ -85,6 +124,12 @@ final class AgeGenderElement: @unchecked Sendable {
     var classificationInterval: Int32 = 1
     var trackMaxMissed: Int32 = 25
     var tracking = true
+    var detector = DetectorKind.ssd
+    var classifier = ClassifierKind.cydral
+    var cascade = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
+    var scaleFactor = 1.1
+    var minNeighbors: Int32 = 5
+    var async = false
 
     var analysisOptions: VideoAnalysisOptions {
       VideoAnalysisOptions(
@@ -97,8 +142,21 @@ final class AgeGenderElement: @unchecked Sendable {
 
   struct State {
     var analyzer: VideoFaceAnalyzer
-    var detector: SSDFaceDetector
+    var ssd: SSDFaceDetector?
+    var haar: HaarFaceDetector?
+    /// The worker when async=true (it then owns `analyzer`).
+    var worker: AsyncFaceAnalyzer?
     var pixelFormat: PixelFormat?
+    var frame = 0
+
+    /// Per-frame settings the detectors read (they may change while playing).
+    func tune(_ s: Settings) {
+      ssd?.inputSize = Int(s.detectionSize)
+      ssd?.closeUpPadding = s.closeUpDetection ? 0.3 : 0
+      haar?.scaleFactor = s.scaleFactor
+      haar?.minNeighbors = Int(s.minNeighbors)
+      analyzer.tracker.maxMissed = Int(s.trackMaxMissed)
+    }
   }
 
   let settings = Mutex(Settings())
@@ -136,6 +194,13 @@ final class AgeGenderElement: @unchecked Sendable {
       case .classificationInterval: s.classificationInterval = g_value_get_int(value)
       case .trackMaxMissed: s.trackMaxMissed = g_value_get_int(value)
       case .tracking: s.tracking = g_value_get_boolean(value) != 0
+      case .detector: s.detector = DetectorKind(rawValue: g_value_get_enum(value)) ?? .ssd
+      case .classifier: s.classifier = ClassifierKind(rawValue: g_value_get_enum(value)) ?? .cydral
+      case .cascade:
+        s.cascade = g_value_get_string(value).map { String(cString: $0) } ?? HaarFaceDetector.defaultCascadePath
+      case .scaleFactor: s.scaleFactor = g_value_get_double(value)
+      case .minNeighbors: s.minNeighbors = g_value_get_int(value)
+      case .async: s.async = g_value_get_boolean(value) != 0
       }
     }
   }
@@ -157,6 +222,12 @@ final class AgeGenderElement: @unchecked Sendable {
     case .classificationInterval: g_value_set_int(value, s.classificationInterval)
     case .trackMaxMissed: g_value_set_int(value, s.trackMaxMissed)
     case .tracking: g_value_set_boolean(value, s.tracking ? 1 : 0)
+    case .detector: g_value_set_enum(value, s.detector.rawValue)
+    case .classifier: g_value_set_enum(value, s.classifier.rawValue)
+    case .cascade: g_value_set_string(value, s.cascade)
+    case .scaleFactor: g_value_set_double(value, s.scaleFactor)
+    case .minNeighbors: g_value_set_int(value, s.minNeighbors)
+    case .async: g_value_set_boolean(value, s.async ? 1 : 0)
     }
   }
 
@@ -169,12 +240,36 @@ final class AgeGenderElement: @unchecked Sendable {
     let directory = PluginLocation.shared.resolveModelDirectory(explicit: s.modelDir)
     let store = ModelStore(directory: directory)
     do {
-      let detector = try SSDFaceDetector(store: store)
-      let geometry: any FaceChipGeometry =
-        s.align ? LandmarkChipGeometry(landmarker: try FaceLandmarker(store: store)) : BoxChipGeometry()
-      let classifier = try CydralAgeGenderClassifier(store: store, geometry: geometry)
+      var ssd: SSDFaceDetector?, haar: HaarFaceDetector?
+      let detector: any FaceDetector
+      switch s.detector {
+      case .ssd:
+        ssd = try SSDFaceDetector(store: store)
+        detector = ssd!
+      case .haar:
+        haar = try HaarFaceDetector(
+          cascadePath: s.cascade, scaleFactor: s.scaleFactor, minNeighbors: Int(s.minNeighbors))
+        detector = haar!
+      }
+      let classifier: any AgeGenderClassifier
+      switch s.classifier {
+      case .cydral:
+        let geometry: any FaceChipGeometry =
+          s.align ? LandmarkChipGeometry(landmarker: try FaceLandmarker(store: store)) : BoxChipGeometry()
+        classifier = try CydralAgeGenderClassifier(store: store, geometry: geometry)
+      case .leviHassner:
+        classifier = try LeviHassnerClassifier(store: store)
+      }
       let analyzer = VideoFaceAnalyzer(detector: detector, classifier: classifier)
-      state.withLock { $0 = State(analyzer: analyzer, detector: detector, pixelFormat: nil) }
+      var fresh = State(analyzer: analyzer, ssd: ssd, haar: haar, worker: nil, pixelFormat: nil)
+      if s.async {
+        let tuning = fresh
+        fresh.worker = AsyncFaceAnalyzer(analyzer: analyzer) { [weak self] in
+          if let self { tuning.tune(self.settings.withLock { $0 }) }
+        }
+      }
+      let ready = fresh
+      state.withLock { $0 = ready }
       Debug.info(element, "models loaded from \(directory)")
       return true
     } catch {
@@ -195,7 +290,12 @@ final class AgeGenderElement: @unchecked Sendable {
   }
 
   func stop() -> Bool {
-    state.withLock { $0 = nil }
+    let dropped = state.withLock { current -> State? in
+      let old = current
+      current = nil
+      return old
+    }
+    dropped?.worker?.stop()
     return true
   }
 
@@ -209,7 +309,8 @@ final class AgeGenderElement: @unchecked Sendable {
       guard state != nil else { return false }
       state!.pixelFormat = pixelFormat
       // A new format or size starts a new scene: boxes of the old one mean nothing.
-      state!.analyzer.reset()
+      if let worker = state!.worker { worker.reset() } else { state!.analyzer.reset() }
+      state!.frame = 0
       return true
     }
   }
@@ -220,7 +321,7 @@ final class AgeGenderElement: @unchecked Sendable {
     let s = settings.withLock { $0 }
     let width = Int(frame.pointee.info.width), height = Int(frame.pointee.info.height)
     return state.withLock { state -> GstFlowReturn in
-      guard let current = state, let format = current.pixelFormat, let data = frame.pointee.data.0 else {
+      guard var current = state, let format = current.pixelFormat, let data = frame.pointee.data.0 else {
         postError(element, resource: false, code: Int32(GST_STREAM_ERROR_NOT_IMPLEMENTED.rawValue),
           text: "agegender received a frame before its format was negotiated", debug: nil)
         return GST_FLOW_NOT_NEGOTIATED
@@ -228,10 +329,28 @@ final class AgeGenderElement: @unchecked Sendable {
       let image = ImageView(
         data: data, width: width, height: height, stride: Int(frame.pointee.info.stride.0), format: format)
       do {
-        current.detector.inputSize = Int(s.detectionSize)
-        current.detector.closeUpPadding = s.closeUpDetection ? 0.3 : 0
-        current.analyzer.tracker.maxMissed = Int(s.trackMaxMissed)
-        let faces = try current.analyzer.process(image, options: s.analysisOptions)
+        let faces: [AnalyzedFace]
+        if let worker = current.worker {
+          if let failure = worker.takeFailure() { throw failure }
+          worker.offer(image, frame: current.frame, options: s.analysisOptions)
+          // Results older than a track may coast are not shown.
+          if let snapshot = worker.snapshot, current.frame - snapshot.frame <= Int(s.trackMaxMissed) {
+            faces = snapshot.faces(at: current.frame)
+              .map { face in
+                var f = face
+                f.detection.box = f.detection.box.clipped(width: Double(width), height: Double(height))
+                return f
+              }
+              .filter { $0.detection.box.width >= 1 && $0.detection.box.height >= 1 }
+          } else {
+            faces = []
+          }
+        } else {
+          current.tune(s)
+          faces = try current.analyzer.process(image, options: s.analysisOptions)
+        }
+        current.frame += 1
+        state = current
         guard let buffer = frame.pointee.buffer else { return GST_FLOW_ERROR }
         FrameMetadata.attach(faces, width: Int32(width), height: Int32(height), to: buffer)
         if s.postMessages {

@@ -13,6 +13,9 @@ private let pluginInit: GstPluginInitFunc = { plugin in
   }
   Debug.register()
   guard AgeGenderMeta.register() else { return 0 }
+  // Enum types before any class_init can ask for them.
+  _ = AgeGenderElement.detectorType
+  _ = AgeGenderElement.classifierType
   guard gst_element_register(plugin, "agegenderjson", UInt32(GST_RANK_NONE.rawValue), AgeGenderJSONElement.gType) != 0 else { return 0 }
   return gst_element_register(plugin, "agegender", UInt32(GST_RANK_NONE.rawValue), AgeGenderElement.gType)
 }

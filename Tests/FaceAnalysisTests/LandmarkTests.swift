@@ -1,4 +1,5 @@
 import FaceAnalysis
+import FaceImageFiles
 import Foundation
 import XCTest
 

@@ -123,11 +123,7 @@ void agb_landmarker_free(agb_landmarker *landmarker);
 int32_t agb_landmarks(agb_landmarker *landmarker, const agb_image *image, const float *boxes, int32_t count,
                       float *out, int32_t out_capacity, agb_error *err);
 
-/* Reads an image file as packed BGR. *pixels is malloc'd; free with agb_free. */
-int32_t agb_read_image(const char *path, uint8_t **pixels, int32_t *width, int32_t *height,
-                       agb_error *err);
-/* Writes a packed image to a file (format by extension). */
-int32_t agb_write_image(const char *path, const agb_image *image, agb_error *err);
+/* Frees memory the bridge (or opencv_image_io.h) handed out. */
 void agb_free(void *pointer);
 
 /*

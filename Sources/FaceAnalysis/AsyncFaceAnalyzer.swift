@@ -1,0 +1,167 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Runs a `VideoFaceAnalyzer` on its own thread so the stream never waits for
+/// the networks (DeepStream's async classifier mode, applied to the whole
+/// analysis). The streaming thread offers frames; the worker takes one only
+/// when it is idle (a copy, so the buffer can move on), and the streaming
+/// thread shows the latest results, moved along each track's velocity for the
+/// frames that have passed since.
+public final class AsyncFaceAnalyzer: @unchecked Sendable {
+  /// The worker's latest results and the frame they belong to.
+  public struct Snapshot: Sendable {
+    public var frame: Int
+    public var faces: [AnalyzedFace]
+    /// Per-frame box change of each face's track (x, y, width, height).
+    public var velocities: [UInt64: (Double, Double, Double, Double)]
+
+    /// The faces as they should be at `frame`, extrapolated along their tracks.
+    public func faces(at frame: Int) -> [AnalyzedFace] {
+      let steps = Double(max(0, frame - self.frame))
+      return faces.map { face in
+        guard steps > 0, let v = velocities[face.trackID] else { return face }
+        var moved = face
+        moved.detection.box.x += v.0 * steps
+        moved.detection.box.y += v.1 * steps
+        moved.detection.box.width = max(1, moved.detection.box.width + v.2 * steps)
+        moved.detection.box.height = max(1, moved.detection.box.height + v.3 * steps)
+        return moved
+      }
+    }
+  }
+
+  private let analyzer: VideoFaceAnalyzer
+  /// Runs on the worker before each frame: where settings that the detector
+  /// and tracker read are applied, so only the worker ever touches them.
+  private let prepare: () -> Void
+  private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+  private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+  private var thread = pthread_t()
+  private var running = false
+
+  // Guarded by `lock`.
+  private var job: (frame: Int, options: VideoAnalysisOptions)?
+  private var busy = false
+  private var stopping = false
+  private var latest: Snapshot?
+  private var failure: Error?
+  private var copy: UnsafeMutableRawPointer?
+  private var copyCapacity = 0
+  private var copyView: ImageView?
+  /// Stream frame of the worker's previous frame (for the tracker's clock).
+  private var lastFrame: Int?
+
+  public init(analyzer: VideoFaceAnalyzer, prepare: @escaping () -> Void = {}) {
+    self.analyzer = analyzer
+    self.prepare = prepare
+    pthread_mutex_init(lock, nil)
+    pthread_cond_init(wake, nil)
+    let context = Unmanaged.passUnretained(self).toOpaque()
+    running = pthread_create(&thread, nil, { context in
+      Unmanaged<AsyncFaceAnalyzer>.fromOpaque(context!).takeUnretainedValue().work()
+      return nil
+    }, context) == 0
+  }
+
+  deinit {
+    stop()
+    pthread_cond_destroy(wake)
+    pthread_mutex_destroy(lock)
+    lock.deallocate()
+    wake.deallocate()
+    copy?.deallocate()
+  }
+
+  /// Stops the worker after its current frame and waits for it.
+  public func stop() {
+    guard running else { return }
+    pthread_mutex_lock(lock)
+    stopping = true
+    pthread_cond_signal(wake)
+    pthread_mutex_unlock(lock)
+    pthread_join(thread, nil)
+    running = false
+  }
+
+  /// Hands the frame to the worker if it is idle; returns whether it took it.
+  @discardableResult
+  public func offer(_ image: ImageView, frame: Int, options: VideoAnalysisOptions) -> Bool {
+    pthread_mutex_lock(lock)
+    defer { pthread_mutex_unlock(lock) }
+    guard running, job == nil, !busy, !stopping else { return false }
+    let rowBytes = image.width * image.format.bytesPerPixel
+    let needed = rowBytes * image.height
+    if needed > copyCapacity {
+      copy?.deallocate()
+      copy = UnsafeMutableRawPointer.allocate(byteCount: max(1, needed), alignment: 64)
+      copyCapacity = needed
+    }
+    guard let copy else { return false }
+    for row in 0..<image.height {
+      (copy + row * rowBytes).copyMemory(from: image.data + row * image.stride, byteCount: rowBytes)
+    }
+    copyView = ImageView(data: copy, width: image.width, height: image.height, stride: rowBytes, format: image.format)
+    job = (frame, options)
+    pthread_cond_signal(wake)
+    return true
+  }
+
+  /// The latest results (nil before the first frame has been analysed).
+  public var snapshot: Snapshot? {
+    pthread_mutex_lock(lock)
+    defer { pthread_mutex_unlock(lock) }
+    return latest
+  }
+
+  /// An error the worker hit since the last call (the element reports it).
+  public func takeFailure() -> Error? {
+    pthread_mutex_lock(lock)
+    defer { pthread_mutex_unlock(lock) }
+    let f = failure
+    failure = nil
+    return f
+  }
+
+  /// Forgets tracks and results (new stream, new size).
+  public func reset() {
+    pthread_mutex_lock(lock)
+    while busy { pthread_mutex_unlock(lock); usleep(1000); pthread_mutex_lock(lock) }
+    job = nil
+    latest = nil
+    lastFrame = nil
+    analyzer.reset()
+    pthread_mutex_unlock(lock)
+  }
+
+  private func work() {
+    pthread_mutex_lock(lock)
+    while true {
+      while job == nil && !stopping { pthread_cond_wait(wake, lock) }
+      if stopping { break }
+      let current = job!
+      let view = copyView!
+      let elapsed = lastFrame.map { max(1, current.frame - $0) } ?? 1
+      lastFrame = current.frame
+      busy = true
+      pthread_mutex_unlock(lock)
+      var result: Snapshot?
+      var error: Error?
+      do {
+        prepare()
+        let faces = try analyzer.process(view, options: current.options, elapsedFrames: elapsed)
+        var velocities: [UInt64: (Double, Double, Double, Double)] = [:]
+        for track in analyzer.tracker.tracks { velocities[track.id] = track.velocity }
+        result = Snapshot(frame: current.frame, faces: faces, velocities: velocities)
+      } catch let e {
+        error = e
+      }
+      pthread_mutex_lock(lock)
+      if let result { latest = result }
+      if let error { failure = error }
+      job = nil
+      busy = false
+    }
+    pthread_mutex_unlock(lock)
+  }
+}
