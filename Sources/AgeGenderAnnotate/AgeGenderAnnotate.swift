@@ -16,7 +16,7 @@ struct AgeGenderAnnotate: ParsableCommand {
 
       Pipeline: uridecodebin ! videoconvert ! agegender [name=value ...] ! tee ! queue ! videoconvert ! x264enc ! mp4mux ! filesink. A probe after agegender turns each frame's GstAgeGenderMeta into one JSON line: {"frame", "pts" (ns), "width", "height", "faces": [{"x", "y", "width", "height", "confidence", "age", "age_min", "age_max", "gender", "gender_confidence", "track_id"}]}.
 
-      On a terminal a progress line shows percent, fps and faces; the last line printed is a summary. Audio is not copied. Ctrl-C ends the stream cleanly (the MP4 stays playable).
+      Every frame is analysed (async=false is the default here; pass async=true for the element's live mode). On a terminal a progress line shows percent, fps and faces; the last line printed is a summary. Audio is not copied. Ctrl-C ends the stream cleanly (the MP4 stays playable).
       """)
 
   @Argument(help: "Video file, http(s) media URL, or page URL for yt-dlp.")
@@ -54,9 +54,11 @@ struct AgeGenderAnnotate: ParsableCommand {
 
   private func annotate() throws {
     // Everything that can be checked is checked before anything starts.
-    let elementProperties = try ElementProperties(words: properties)
+    var elementProperties = try ElementProperties(words: properties)
     Pipeline.initialize(pluginPath: pluginPath)
-    try elementProperties.validate()
+    // A recording wants every frame analysed in the stream (exact per-frame results),
+    // not the element's live mode that skips frames while busy; async=true brings it back.
+    try elementProperties.validate(defaults: [("async", "false")])
 
     let uri: String
     switch InputResolver.classify(input, mode: resolve) {

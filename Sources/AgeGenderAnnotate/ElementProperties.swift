@@ -17,7 +17,8 @@ struct ElementProperties {
   }
 
   /// Checks every assignment on a fresh `agegender` element (no model is loaded).
-  func validate() throws {
+  /// `defaults` are added first for properties the element has and the words do not set.
+  mutating func validate(defaults: [(name: String, value: String)] = []) throws {
     guard let made = gst_element_factory_make("agegender", nil) else {
       throw Pipeline.Failure(
         "the agegender element is not available (GST_PLUGIN_PATH=\(getenv("GST_PLUGIN_PATH").map { String(cString: $0) } ?? "unset"); "
@@ -25,6 +26,10 @@ struct ElementProperties {
     }
     let element = gst_object_ref_sink(made).assumingMemoryBound(to: GstElement.self)
     defer { agb_object_unref(element) }
+    for (name, value) in defaults.reversed()
+    where agb_object_find_property(element, name) != nil && !assignments.contains(where: { $0.name == name }) {
+      assignments.insert((name, value), at: 0)
+    }
     for (name, value) in assignments {
       guard name != "name", name != "parent", let pspec = agb_object_find_property(element, name) else {
         throw Pipeline.Failure(

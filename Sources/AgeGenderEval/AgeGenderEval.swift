@@ -46,7 +46,7 @@ struct AgeGenderEval: ParsableCommand {
     guard !faces.isEmpty else { throw ValidationError("\(labelsPath) lists no images") }
 
     // Unrelated still images: no tracking across them (properties may override).
-    let feeder = try FrameFeeder(middle: "videoconvert ! agegender name=ag draw=false tracking=false") { pipeline in
+    let feeder = try FrameFeeder(middle: "videoconvert ! agegender name=ag draw=false tracking=false async=false") { pipeline in
       try Pipeline.applyAssignments(properties, to: try pipeline.child("ag"))
     }
 

@@ -129,7 +129,7 @@ final class AgeGenderElement: @unchecked Sendable {
     var cascade = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
     var scaleFactor = 1.1
     var minNeighbors: Int32 = 5
-    var async = false
+    var async = true
 
     var analysisOptions: VideoAnalysisOptions {
       VideoAnalysisOptions(

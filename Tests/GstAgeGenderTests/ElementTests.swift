@@ -35,7 +35,7 @@ final class ElementTests: XCTestCase {
   func testVideoGetsOneMetaPerBufferAndBothPeople() throws {
     let video = try Fixtures.video("head-pose-face-detection-female-and-male.mp4")
     let (frames, _) = try PipelineRun.collect(
-      "filesrc location=\(video) ! decodebin ! videoconvert ! agegender ! appsink name=sink sync=false")
+      "filesrc location=\(video) ! decodebin ! videoconvert ! agegender async=false ! appsink name=sink sync=false")
     XCTAssertEqual(frames.count, 56)
     XCTAssertTrue(frames.allSatisfy { $0.faces != nil }, "a buffer came out without GstAgeGenderMeta")
     let twoFaces = frames.filter { $0.faces?.count == 2 }.count
@@ -70,7 +70,7 @@ final class ElementTests: XCTestCase {
     var reference: FaceRecord?
     for format in ["BGR", "RGB", "BGRx", "BGRA", "RGBx", "RGBA", "xBGR", "ABGR", "xRGB", "ARGB"] {
       let (frames, _) = try PipelineRun.collect(
-        "filesrc location=\(still) ! pngdec ! videoconvert ! video/x-raw,format=\(format) ! agegender ! appsink name=sink sync=false"
+        "filesrc location=\(still) ! pngdec ! videoconvert ! video/x-raw,format=\(format) ! agegender async=false ! appsink name=sink sync=false"
       )
       XCTAssertEqual(frames.count, 1, format)
       guard let faces = frames.first?.faces, faces.count == 1 else {
@@ -98,14 +98,14 @@ final class ElementTests: XCTestCase {
     for (w, h) in [(641, 479), (1, 1), (2, 2), (33, 17)] {
       let (frames, _) = try PipelineRun.collect(
         "videotestsrc num-buffers=3 pattern=ball ! video/x-raw,width=\(w),height=\(h) ! videoconvert ! video/x-raw,format=BGR "
-          + "! agegender ! appsink name=sink sync=false")
+          + "! agegender async=false ! appsink name=sink sync=false")
       XCTAssertEqual(frames.count, 3, "\(w)x\(h)")
       XCTAssertTrue(frames.allSatisfy { $0.faces == [] }, "\(w)x\(h): a test pattern has no face")
     }
     let still = try Fixtures.still("astronaut.png")
     let (frames, _) = try PipelineRun.collect(
       "filesrc location=\(still) ! pngdec ! videoscale ! video/x-raw,width=641,height=641 ! videoconvert "
-        + "! video/x-raw,format=BGR ! agegender ! appsink name=sink sync=false")
+        + "! video/x-raw,format=BGR ! agegender async=false ! appsink name=sink sync=false")
     XCTAssertEqual(frames.first?.faces?.count, 1, "the face at 641x641 (stride 1924) is found")
   }
 
@@ -113,7 +113,7 @@ final class ElementTests: XCTestCase {
     let still = try Fixtures.still("astronaut.png")
     func frame(draw: Bool) throws -> FrameResult {
       let (frames, _) = try PipelineRun.collect(
-        "filesrc location=\(still) ! pngdec ! videoconvert ! video/x-raw,format=RGB ! agegender draw=\(draw) ! appsink name=sink sync=false",
+        "filesrc location=\(still) ! pngdec ! videoconvert ! video/x-raw,format=RGB ! agegender async=false draw=\(draw) ! appsink name=sink sync=false",
         keepPixels: true)
       return try XCTUnwrap(frames.first)
     }
@@ -137,7 +137,7 @@ final class ElementTests: XCTestCase {
 
   func testMetaSurvivesConvertScaleQueueAndTeeWithScaledBoxes() throws {
     let video = try Fixtures.video("head-pose-face-detection-female-and-male.mp4")
-    let head = "filesrc location=\(video) ! decodebin ! videoconvert ! agegender draw=false"
+    let head = "filesrc location=\(video) ! decodebin ! videoconvert ! agegender async=false draw=false"
     let (original, _) = try PipelineRun.collect("\(head) ! appsink name=sink sync=false")
     let (scaled, _) = try PipelineRun.collect(
       "\(head) ! videoconvert ! video/x-raw,format=I420 ! videoscale ! video/x-raw,width=960,height=540 ! queue "
@@ -163,7 +163,7 @@ final class ElementTests: XCTestCase {
 
   func testBusMessagesOnlyWhenAsked() throws {
     let video = try Fixtures.video("face-demographics-walking-and-pause.mp4")
-    let pipeline = "filesrc location=\(video) ! decodebin ! videoconvert ! agegender post-messages=%@ draw=false ! appsink name=sink sync=false"
+    let pipeline = "filesrc location=\(video) ! decodebin ! videoconvert ! agegender async=false post-messages=%@ draw=false ! appsink name=sink sync=false"
     let (frames, messages) = try PipelineRun.collect(pipeline.replacingOccurrences(of: "%@", with: "true"))
     let ours = messages.filter { $0.hasPrefix("agegender,") }
     XCTAssertEqual(ours.count, frames.count, "one message per frame")
@@ -177,7 +177,7 @@ final class ElementTests: XCTestCase {
   }
 
   func testPropertiesRoundTripAndRejectOutOfRange() throws {
-    let pipeline = try Pipeline("videotestsrc num-buffers=1 ! videoconvert ! agegender name=ag ! fakesink")
+    let pipeline = try Pipeline("videotestsrc num-buffers=1 ! videoconvert ! agegender async=false name=ag ! fakesink")
     let element = try pipeline.child("ag")
     try Pipeline.setProperty(element, "detection-threshold", "0.7")
     try Pipeline.setProperty(element, "max-faces", "3")
@@ -214,7 +214,7 @@ final class TrackingElementTests: XCTestCase {
   func testEachPersonKeepsOneIdInMetaRoiAndMessages() throws {
     let video = try Fixtures.video("head-pose-face-detection-female-and-male.mp4")
     let (frames, messages) = try PipelineRun.collect(
-      "filesrc location=\(video) ! decodebin ! videoconvert ! agegender post-messages=true ! appsink name=sink sync=false")
+      "filesrc location=\(video) ! decodebin ! videoconvert ! agegender async=false post-messages=true ! appsink name=sink sync=false")
     var ids: Set<UInt64> = []
     var genderById: [UInt64: Set<String>] = [:]
     for frame in frames {
@@ -232,16 +232,16 @@ final class TrackingElementTests: XCTestCase {
     XCTAssertTrue(messages.contains { $0.contains("track-id\\=\\(guint64\\)1") }, "bus messages carry track ids")
     // With tracking off there are no ids.
     let (untracked, _) = try PipelineRun.collect(
-      "filesrc location=\(video) ! decodebin ! videoconvert ! agegender tracking=false ! appsink name=sink sync=false")
+      "filesrc location=\(video) ! decodebin ! videoconvert ! agegender async=false tracking=false ! appsink name=sink sync=false")
     XCTAssertTrue(untracked.allSatisfy { ($0.faces ?? []).allSatisfy { $0.trackID == 0 } })
   }
 
   func testDetectionIntervalStillReportsFacesOnEveryFrame() throws {
     let video = try Fixtures.video("face-demographics-walking-and-pause.mp4")
     let (every, _) = try PipelineRun.collect(
-      "filesrc location=\(video) ! decodebin ! videoconvert ! agegender ! appsink name=sink sync=false")
+      "filesrc location=\(video) ! decodebin ! videoconvert ! agegender async=false ! appsink name=sink sync=false")
     let (sparse, _) = try PipelineRun.collect(
-      "filesrc location=\(video) ! decodebin ! videoconvert ! agegender detection-interval=4 classification-interval=8 ! appsink name=sink sync=false")
+      "filesrc location=\(video) ! decodebin ! videoconvert ! agegender async=false detection-interval=4 classification-interval=8 ! appsink name=sink sync=false")
     XCTAssertEqual(every.count, sparse.count)
     let a = every.map { $0.faces?.count ?? 0 }.reduce(0, +), b = sparse.map { $0.faces?.count ?? 0 }.reduce(0, +)
     XCTAssertGreaterThan(Double(b), Double(a) * 0.8, "tracked frames between detections keep their faces (\(b) vs \(a))")

@@ -43,7 +43,7 @@ final class InputOutputTests: XCTestCase {
       ("souphttpsrc", "souphttpsrc location=\(url) ! decodebin"), ("uridecodebin", "uridecodebin uri=\(url)"),
     ] {
       let started = monotonicSeconds()
-      let frames = try facesByTimestamp("\(head) ! videoconvert ! agegender")
+      let frames = try facesByTimestamp("\(head) ! videoconvert ! agegender async=false")
       XCTAssertEqual(frames.count, expected, "\(label): frames")
       assertSameFaces(frames, reference, label)
       print("\(label): \(frames.count) frames in \(String(format: "%.1f", monotonicSeconds() - started)) s")
@@ -91,6 +91,22 @@ final class InputOutputTests: XCTestCase {
     let reference = try Self.referenceFaces()
     XCTAssertEqual(lines.count, reference.count)
     assertSameFaces(try timestamped(lines), reference, "agegender-annotate on the file")
+  }
+
+  /// On a terminal (script(1) gives it one) the tool redraws one progress line.
+  func testAnnotateShowsProgressOnATerminal() throws {
+    let tool = try annotateTool()
+    let script = try Fixtures.require("/usr/bin/script", hint: "apt-get install bsdutils")
+    let video = try Fixtures.video("face-demographics-walking.mp4")
+    let out = scratch.appendingPathComponent("tty.mp4").path
+    let command = [tool, video, "-o", out].map { "'" + $0 + "'" }.joined(separator: " ")
+    let result = try runProcess(script, ["-qec", command, "/dev/null"], timeoutSeconds: 300)
+    XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
+    // Everything the terminal showed comes back on script's standard output.
+    let updates = result.stdout.components(separatedBy: "\r\u{1B}[K").filter { $0.contains("fps") }
+    XCTAssertGreaterThanOrEqual(updates.count, 2, "no progress line: \(result.stdout.debugDescription)")
+    XCTAssertTrue(updates.contains { $0.contains("%") && $0.contains("frames") && $0.contains("faces") }, updates.description)
+    XCTAssertTrue(result.stdout.contains("agegender-annotate: "), "no summary: \(result.stdout)")
   }
 
   func testAnnotateHTTPMediaURLMatchesTheFileWithoutYtDlp() throws {
@@ -269,7 +285,7 @@ final class InputOutputTests: XCTestCase {
   static func referenceFaces() throws -> [UInt64: [Box]] {
     if let reference { return reference }
     let video = try Fixtures.video(clipName)
-    let found = try facesByTimestamp("filesrc location=\(video) ! decodebin ! videoconvert ! agegender")
+    let found = try facesByTimestamp("filesrc location=\(video) ! decodebin ! videoconvert ! agegender async=false")
     XCTAssertEqual(found.count, clipFrames)
     XCTAssertGreaterThanOrEqual(found.values.filter { $0.count == 2 }.count, 50, "both people in nearly every frame")
     reference = found

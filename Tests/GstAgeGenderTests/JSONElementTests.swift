@@ -57,7 +57,7 @@ final class JSONElementTests: XCTestCase {
     let direct = dir.appendingPathComponent("direct.jsonl").path
     let scaled = dir.appendingPathComponent("scaled.jsonl").path
     let pipeline = try Pipeline(
-      "filesrc location=\(video) ! decodebin ! videoconvert ! agegender ! tee name=split "
+      "filesrc location=\(video) ! decodebin ! videoconvert ! agegender async=false ! tee name=split "
         + "split. ! queue ! agegenderjson location=\(direct) ! fakesink "
         + "split. ! queue ! videoconvert ! videoscale ! video/x-raw,width=960,height=540 ! tee ! queue "
         + "! agegenderjson location=\(scaled) ! fakesink")

@@ -73,7 +73,7 @@ final class MesonInstallTests: XCTestCase {
     let run = try runProcess(
       "/usr/bin/env",
       ["-u", "AGEGENDER_MODEL_DIR", "gst-launch-1.0", "-m", "filesrc", "location=\(video)", "!", "decodebin", "!",
-        "videoconvert", "!", "agegender", "post-messages=true", "!", "fakesink"],
+        "videoconvert", "!", "agegender", "post-messages=true", "async=false", "!", "fakesink"],
       environment: ["GST_PLUGIN_PATH": pluginDir, "GST_REGISTRY": work + "/registry.bin", "GST_DEBUG": "agegender:4"],
       timeoutSeconds: 180)
     print("gst-launch with the installed plugin: \(Int(monotonicSeconds() - started)) s")

@@ -52,7 +52,7 @@ final class MetadataReaderTests: XCTestCase {
     let video = try Fixtures.video("head-pose-face-detection-female-and-male.mp4")
     let run = try runProcess(
       binary,
-      ["filesrc location=\(video) ! decodebin ! videoconvert ! agegender ! videoconvert ! videoscale "
+      ["filesrc location=\(video) ! decodebin ! videoconvert ! agegender async=false ! videoconvert ! videoscale "
         + "! video/x-raw,width=960,height=540 ! fakesink name=sink"])
     XCTAssertEqual(run.status, 0, run.stdout.suffix(500) + run.stderr)
     XCTAssertTrue(run.stdout.contains("summary frames=56 frames-with-meta=56"), run.stdout.suffix(300) + "")

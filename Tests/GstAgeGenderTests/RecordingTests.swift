@@ -62,7 +62,7 @@ final class RecordingTests: XCTestCase {
 
   private func annotatedSource() throws -> String {
     let video = try Fixtures.video(Self.clipName)
-    return "filesrc location=\(video) ! decodebin ! videoconvert ! agegender ! videoconvert ! video/x-raw,format=I420"
+    return "filesrc location=\(video) ! decodebin ! videoconvert ! agegender async=false ! videoconvert ! video/x-raw,format=I420"
   }
 
   private func decodeRGB(_ head: String) throws -> [FrameResult] {

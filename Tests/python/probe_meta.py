@@ -21,7 +21,7 @@ from gi.repository import GLib, Gst, GstVideo  # noqa: E402
 def main():
     video, mode = sys.argv[1], sys.argv[2]
     Gst.init(None)
-    head = f"filesrc location={video} ! decodebin ! videoconvert ! agegender name=ag"
+    head = f"filesrc location={video} ! decodebin ! videoconvert ! agegender name=ag async=false"
     if mode == "roi":
         desc = f"{head} ! fakesink name=sink"
     elif mode == "scaled":

@@ -1,0 +1,304 @@
+import AgeGenderMeta
+import CGStreamer
+import FaceAnalysis
+import FaceImageFiles
+import Foundation
+import GstPipeline
+import XCTest
+
+/// Helpers of the robustness tests (issue 6): bounded pipeline runs that report
+/// how they ended instead of throwing, appsrc feeding from a thread, RSS and
+/// thread counts, GLib warnings captured while a block runs.
+enum Robust {
+  /// How a pipeline run ended. A run that neither ends nor fails within its
+  /// bound is a hang: the helpers throw for it.
+  struct Outcome {
+    var frames: [FrameResult] = []
+    var messages: [String] = []
+    var eos = false
+    /// The first bus error, as "element: text (debug)".
+    var error: String?
+    var seconds = 0.0
+  }
+
+  /// Plays `pipeline` (with an `appsink name=sink` when `sink` is true) until
+  /// EOS or the first error; a hang (no EOS, no error within `timeout`) throws.
+  /// `onFrame` runs on the test thread after each pulled frame (its index).
+  static func play(_ pipeline: Pipeline, sink: Bool = true, timeout: Double, keepPixels: Bool = false,
+    file: StaticString = #filePath, line: UInt = #line, onFrame: ((Int) throws -> Void)? = nil) throws -> Outcome {
+    var outcome = Outcome()
+    let start = monotonicSeconds()
+    let appsink = sink ? agb_app_sink_cast(try pipeline.child("sink")) : nil
+    let bus = gst_element_get_bus(pipeline.element)!
+    defer { agb_object_unref(bus) }
+    if gst_element_set_state(pipeline.element, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE {
+      outcome.error = pipeline.pendingError(timeoutSeconds: 1) ?? "state change to PLAYING failed"
+    }
+    let deadline = start + timeout
+    func drainBus() {
+      while outcome.error == nil, let message = gst_bus_pop(bus) {
+        defer { agb_message_unref(message) }
+        switch agb_message_type(message) {
+        case GST_MESSAGE_ERROR: outcome.error = describe(message)
+        case GST_MESSAGE_EOS: outcome.eos = true
+        case GST_MESSAGE_ELEMENT:
+          if let s = gst_message_get_structure(message), let text = gst_structure_to_string(s) {
+            outcome.messages.append(String(cString: text))
+            g_free(text)
+          }
+        default: break
+        }
+      }
+    }
+    while outcome.error == nil && !outcome.eos {
+      drainBus()
+      if outcome.error != nil || outcome.eos { break }
+      if monotonicSeconds() > deadline {
+        gst_element_set_state(pipeline.element, GST_STATE_NULL)
+        let message = "hang: no EOS and no error within \(timeout) s (\(outcome.frames.count) frames came out)"
+        XCTFail(message, file: file, line: line)
+        throw Pipeline.Failure(message)
+      }
+      if let appsink {
+        if let sample = gst_app_sink_try_pull_sample(appsink, 50_000_000) {
+          defer { agb_sample_unref(sample) }
+          outcome.frames.append(PipelineRun.read(sample, keepPixels: keepPixels))
+          try onFrame?(outcome.frames.count - 1)
+        }
+      } else if let message = gst_bus_timed_pop_filtered(
+        bus, 50_000_000, GstMessageType(rawValue: GST_MESSAGE_ERROR.rawValue | GST_MESSAGE_EOS.rawValue))
+      {
+        defer { agb_message_unref(message) }
+        if agb_message_type(message) == GST_MESSAGE_ERROR { outcome.error = describe(message) } else { outcome.eos = true }
+      }
+    }
+    // Frames still queued in the sink when EOS was posted.
+    while let appsink, outcome.error == nil, let sample = gst_app_sink_try_pull_sample(appsink, 0) {
+      defer { agb_sample_unref(sample) }
+      outcome.frames.append(PipelineRun.read(sample, keepPixels: keepPixels))
+    }
+    drainBus()
+    try setNull(pipeline, file: file, line: line)
+    outcome.seconds = monotonicSeconds() - start
+    return outcome
+  }
+
+  /// NULL must be reached synchronously (the worker thread joined): a bounded wait.
+  static func setNull(_ pipeline: Pipeline, file: StaticString = #filePath, line: UInt = #line) throws {
+    let done = DispatchSemaphore(value: 0)
+    let element = UnsafeMutableRawPointer(pipeline.element)
+    var result = GST_STATE_CHANGE_FAILURE
+    Thread.detachNewThread {
+      result = gst_element_set_state(element.assumingMemoryBound(to: GstElement.self), GST_STATE_NULL)
+      done.signal()
+    }
+    if done.wait(timeout: .now() + 30) == .timedOut {
+      XCTFail("hang: setting the pipeline to NULL took over 30 s", file: file, line: line)
+      throw Pipeline.Failure("NULL state change hung")
+    }
+    XCTAssertEqual(result, GST_STATE_CHANGE_SUCCESS, "NULL state change", file: file, line: line)
+  }
+
+  static func describe(_ message: UnsafeMutablePointer<GstMessage>) -> String {
+    var error: UnsafeMutablePointer<GError>?
+    var debug: UnsafeMutablePointer<gchar>?
+    gst_message_parse_error(message, &error, &debug)
+    defer {
+      if let error { g_error_free(error) }
+      g_free(debug)
+    }
+    let source = agb_message_src(message).flatMap { gst_object_get_name($0) }
+    defer { g_free(source) }
+    let text = error.map { String(cString: $0.pointee.message) } ?? "unknown error"
+    let name = source.map { String(cString: $0) } ?? "pipeline"
+    return debug.map { "\(name): \(text) (\(String(cString: $0)))" } ?? "\(name): \(text)"
+  }
+
+  /// A frame to push: its caps (set on appsrc when they change) and bytes.
+  struct Frame {
+    var caps: String
+    var buffer: UnsafeMutablePointer<GstBuffer>
+  }
+
+  /// Plays `appsrc name=src ! <middle> ! appsink name=sink`, pushing `count`
+  /// frames made by `make` from a thread (so a frame of any size never
+  /// waits on the test thread), then EOS.
+  static func push(count: Int, middle: String, timeout: Double, keepPixels: Bool = false,
+    configure: ((Pipeline) throws -> Void)? = nil, file: StaticString = #filePath, line: UInt = #line,
+    onFrame: ((Pipeline, Int) throws -> Void)? = nil, make: @escaping (Int) -> Frame) throws -> Outcome {
+    let pipeline = try Pipeline(
+      "appsrc name=src format=time is-live=false block=true max-bytes=1 ! \(middle) ! appsink name=sink sync=false max-buffers=4")
+    try configure?(pipeline)
+    let source = UnsafeMutableRawPointer(agb_app_src_cast(try pipeline.child("src")))
+    // appsrc refuses buffers until it has started (READY -> PAUSED); PAUSED
+    // prerolls on the first frame, play() then goes on to PLAYING.
+    gst_element_set_state(pipeline.element, GST_STATE_PAUSED)
+    let stop = ManagedFlag()
+    let pusher = Thread {
+      let src = source.assumingMemoryBound(to: GstAppSrc.self)
+      var caps = ""
+      for i in 0..<count where !stop.value {
+        let frame = make(i)
+        if frame.caps != caps {
+          caps = frame.caps
+          let parsed = gst_caps_from_string(caps)!
+          gst_app_src_set_caps(src, parsed)
+          agb_caps_unref(parsed)
+        }
+        frame.buffer.pointee.pts = GstClockTime(i) * 40_000_000
+        frame.buffer.pointee.duration = 40_000_000
+        if gst_app_src_push_buffer(src, frame.buffer) != GST_FLOW_OK { break }  // takes the buffer
+      }
+      gst_app_src_end_of_stream(src)
+      stop.finished = true
+    }
+    pusher.start()
+    defer {
+      stop.value = true
+      // A blocked push returns when the pipeline goes to NULL (play does that).
+      let until = monotonicSeconds() + 30
+      while !stop.finished && monotonicSeconds() < until { usleep(10_000) }
+    }
+    return try play(pipeline, timeout: timeout, keepPixels: keepPixels, file: file, line: line) {
+      try onFrame?(pipeline, $0)
+    }
+  }
+
+  final class ManagedFlag: @unchecked Sendable {
+    var value = false
+    var finished = false
+  }
+
+  /// A buffer of `bytes` bytes, filled by `fill`.
+  static func buffer(bytes: Int, fill: (UnsafeMutablePointer<UInt8>) -> Void) -> UnsafeMutablePointer<GstBuffer> {
+    let buffer = gst_buffer_new_allocate(nil, gsize(bytes), nil)!
+    var map = GstMapInfo()
+    if gst_buffer_map(buffer, &map, GST_MAP_WRITE) != 0 {
+      fill(map.data)
+      gst_buffer_unmap(buffer, &map)
+    }
+    return buffer
+  }
+
+  /// Packed BGR pixels of the astronaut portrait (512x512), read once.
+  static let astronaut: OwnedImage = {
+    try! OwnedImage(contentsOf: Fixtures.sharedTestData + "/stills/astronaut.png")
+  }()
+
+  /// A BGR frame of the astronaut, rows `stride` bytes apart (padding bytes set to `pad`),
+  /// described by a GstVideoMeta when the stride is not GStreamer's default.
+  static func astronautFrame(stride: Int? = nil, pad: UInt8 = 0xAB) -> Frame {
+    let image = astronaut
+    let w = image.width, h = image.height
+    let rowBytes = w * 3
+    let defaultStride = (rowBytes + 3) & ~3
+    let rowStride = stride ?? defaultStride
+    let buffer = Self.buffer(bytes: rowStride * h) { out in
+      out.initialize(repeating: pad, count: rowStride * h)
+      for row in 0..<h {
+        (out + row * rowStride).update(
+          from: image.view.data.advanced(by: row * image.stride).assumingMemoryBound(to: UInt8.self), count: rowBytes)
+      }
+    }
+    if rowStride != defaultStride {
+      var offsets: (gsize, gsize, gsize, gsize) = (0, 0, 0, 0)
+      var strides: (gint, gint, gint, gint) = (gint(rowStride), 0, 0, 0)
+      withUnsafeMutablePointer(to: &offsets) { o in
+        withUnsafeMutablePointer(to: &strides) { s in
+          _ = gst_buffer_add_video_meta_full(
+            buffer, GST_VIDEO_FRAME_FLAG_NONE, GST_VIDEO_FORMAT_BGR, guint(w), guint(h), 1,
+            UnsafeMutableRawPointer(o).assumingMemoryBound(to: gsize.self),
+            UnsafeMutableRawPointer(s).assumingMemoryBound(to: gint.self))
+        }
+      }
+    }
+    return Frame(caps: "video/x-raw,format=BGR,width=\(w),height=\(h),framerate=25/1", buffer: buffer)
+  }
+
+  /// Resident set size of this process, in kB.
+  static func rssKB() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+      return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+    }
+    return 0
+  }
+
+  /// Threads of this process.
+  static func threadCount() -> Int {
+    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 0
+  }
+
+  static func megabytes(_ kB: Int) -> String { String(format: "%.1f MB", Double(kB) / 1024) }
+
+  /// Runs gst-launch-1.0 with `words` (one argv entry each), bounded.
+  static func launch(_ words: [String], timeout: Double = 60, environment: [String: String] = [:]) throws
+    -> (status: Int32, output: String) {
+    let result = try runProcess(
+      "/usr/bin/gst-launch-1.0", words, environment: environment.merging(["GST_DEBUG": "0"]) { a, _ in a },
+      timeoutSeconds: timeout)
+    return (result.status, result.stdout + result.stderr)
+  }
+
+  /// GLib warnings (domain GLib-GObject) logged while `body` runs.
+  static func glibWarnings(_ body: () throws -> Void) rethrows -> [String] {
+    let box = WarningBox()
+    let context = Unmanaged.passRetained(box).toOpaque()
+    defer { Unmanaged<WarningBox>.fromOpaque(context).release() }
+    let handler = g_log_set_handler(
+      "GLib-GObject", GLogLevelFlags(rawValue: G_LOG_LEVEL_WARNING.rawValue | G_LOG_LEVEL_CRITICAL.rawValue),
+      { _, _, message, data in
+        let box = Unmanaged<WarningBox>.fromOpaque(data!).takeUnretainedValue()
+        box.lock.lock()
+        box.messages.append(message.map { String(cString: $0) } ?? "")
+        box.lock.unlock()
+      }, context)
+    defer { g_log_remove_handler("GLib-GObject", handler) }
+    try body()
+    box.lock.lock()
+    defer { box.lock.unlock() }
+    return box.messages
+  }
+
+  final class WarningBox: @unchecked Sendable {
+    let lock = NSLock()
+    var messages: [String] = []
+  }
+
+  /// Properties read back as their string form.
+  static func property(_ element: UnsafeMutablePointer<GstElement>, _ name: String) -> String {
+    guard let spec = agb_object_find_property(element, name) else { return "<none>" }
+    var value = GValue()
+    g_value_init(&value, spec.pointee.value_type)
+    defer { g_value_unset(&value) }
+    g_object_get_property(UnsafeMutableRawPointer(element).assumingMemoryBound(to: GObject.self), name, &value)
+    guard let text = gst_value_serialize(&value) else { return "NULL" }
+    defer { g_free(text) }
+    return String(cString: text)
+  }
+
+  /// g_object_set_property with a GValue of the given type (the C API's path, no string parsing).
+  static func setDouble(_ element: UnsafeMutablePointer<GstElement>, _ name: String, _ v: Double) {
+    var value = GValue()
+    g_value_init(&value, agb_gtype_double())
+    g_value_set_double(&value, v)
+    g_object_set_property(UnsafeMutableRawPointer(element).assumingMemoryBound(to: GObject.self), name, &value)
+    g_value_unset(&value)
+  }
+
+  static func setInt(_ element: UnsafeMutablePointer<GstElement>, _ name: String, _ v: Int32) {
+    var value = GValue()
+    g_value_init(&value, agb_gtype_int())
+    g_value_set_int(&value, v)
+    g_object_set_property(UnsafeMutableRawPointer(element).assumingMemoryBound(to: GObject.self), name, &value)
+    g_value_unset(&value)
+  }
+
+  static func setString(_ element: UnsafeMutablePointer<GstElement>, _ name: String, _ v: String?) {
+    var value = GValue()
+    g_value_init(&value, agb_gtype_string())
+    g_value_set_string(&value, v)
+    g_object_set_property(UnsafeMutableRawPointer(element).assumingMemoryBound(to: GObject.self), name, &value)
+    g_value_unset(&value)
+  }
+}
