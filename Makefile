@@ -13,7 +13,7 @@ SKIMAGE    = scikit-image==0.26.0
 
 export GST_PLUGIN_PATH := $(CURDIR)/$(PLUGIN_DIR)
 
-.PHONY: all deps build models demo test eval clean
+.PHONY: all deps build models demo test eval bench clean
 
 all: build
 
@@ -50,11 +50,21 @@ demo: build models $(DEMO_INPUT)
 	  ! filesink location=out/astronaut.mp4
 	.build/$(CONFIG)/agegender-annotate out/astronaut.mp4 -o out/annotated.mp4 --json out/annotated.jsonl
 
-test: build models
+# The tests cover the seed configuration too, so they need its nets as well.
+test: build models models-levi-hassner
 	$(SWIFT) test -c $(CONFIG)
 
 eval: build models
 	.build/$(CONFIG)/agegender-eval ../shared/testdata/faces
+
+# Throughput, peak RSS and live latency against facedetect, decode-only and a Python
+# OpenCV loop on ../shared/testdata/video/bench-walk-720p.mp4 (bench/bench.py).
+BENCH_REPEATS ?= 5
+bench: build models models-levi-hassner
+	@dpkg-query -W gstreamer1.0-opencv python3-opencv time >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    gstreamer1.0-opencv python3-opencv time opencv-data; }
+	/usr/bin/python3 bench/bench.py --repeats $(BENCH_REPEATS)
 
 clean:
 	rm -rf .build build out $(VENV)

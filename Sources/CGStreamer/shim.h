@@ -125,4 +125,6 @@ typedef struct {
 
 static inline gboolean agb_clock_time_is_valid (GstClockTime t) { return GST_CLOCK_TIME_IS_VALID (t); }
 
+static inline void agb_query_unref (GstQuery * q) { gst_query_unref (q); }
+
 #endif

@@ -37,6 +37,8 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
   private let prepare: () -> Void
   private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
   private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+  /// Signalled whenever the worker finishes a frame.
+  private let done = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
   private var thread = pthread_t()
   private var running = false
 
@@ -57,6 +59,7 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
     self.prepare = prepare
     pthread_mutex_init(lock, nil)
     pthread_cond_init(wake, nil)
+    pthread_cond_init(done, nil)
     let context = Unmanaged.passUnretained(self).toOpaque()
     running = pthread_create(&thread, nil, { context in
       Unmanaged<AsyncFaceAnalyzer>.fromOpaque(context!).takeUnretainedValue().work()
@@ -67,9 +70,11 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
   deinit {
     stop()
     pthread_cond_destroy(wake)
+    pthread_cond_destroy(done)
     pthread_mutex_destroy(lock)
     lock.deallocate()
     wake.deallocate()
+    done.deallocate()
     copy?.deallocate()
   }
 
@@ -79,6 +84,7 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
     pthread_mutex_lock(lock)
     stopping = true
     pthread_cond_signal(wake)
+    pthread_cond_broadcast(done)
     pthread_mutex_unlock(lock)
     pthread_join(thread, nil)
     running = false
@@ -89,6 +95,32 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
   public func offer(_ image: ImageView, frame: Int, options: VideoAnalysisOptions) -> Bool {
     pthread_mutex_lock(lock)
     defer { pthread_mutex_unlock(lock) }
+    return enqueueLocked(image, frame: frame, options: options)
+  }
+
+  /// For streams that must not run ahead of the analysis (files): when the
+  /// latest results are more than `maxLag` frames behind `frame`, waits for the
+  /// worker to finish, analyses this frame and waits for it. Otherwise offers
+  /// the frame like `offer`. Returns at once when the worker is stopping.
+  public func offer(_ image: ImageView, frame: Int, options: VideoAnalysisOptions, maxLag: Int) {
+    pthread_mutex_lock(lock)
+    defer { pthread_mutex_unlock(lock) }
+    // The frame in the worker (if any) is newer than `latest`: wait for it first,
+    // and analyse this very frame only if that still leaves us too far behind.
+    while running && !stopping && (latest.map { frame - $0.frame > maxLag } ?? true) {
+      if job != nil || busy {
+        pthread_cond_wait(done, lock)
+      } else if enqueueLocked(image, frame: frame, options: options) {
+        while running && !stopping && (job != nil || busy) { pthread_cond_wait(done, lock) }
+        if failure != nil { return }
+      } else {
+        return
+      }
+    }
+    _ = enqueueLocked(image, frame: frame, options: options)
+  }
+
+  private func enqueueLocked(_ image: ImageView, frame: Int, options: VideoAnalysisOptions) -> Bool {
     guard running, job == nil, !busy, !stopping else { return false }
     let rowBytes = image.width * image.format.bytesPerPixel
     let needed = rowBytes * image.height
@@ -126,7 +158,7 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
   /// Forgets tracks and results (new stream, new size).
   public func reset() {
     pthread_mutex_lock(lock)
-    while busy { pthread_mutex_unlock(lock); usleep(1000); pthread_mutex_lock(lock) }
+    while running && !stopping && (job != nil || busy) { pthread_cond_wait(done, lock) }
     job = nil
     latest = nil
     lastFrame = nil
@@ -161,6 +193,7 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
       if let error { failure = error }
       job = nil
       busy = false
+      pthread_cond_broadcast(done)
     }
     pthread_mutex_unlock(lock)
   }

@@ -14,7 +14,7 @@ final class AgeGenderElement: @unchecked Sendable {
 
   enum Property: UInt32 {
     case modelDir = 1, detectionThreshold, minFaceSize, maxFaces, draw, postMessages, detectionSize, closeUpDetection, align, detectionInterval, classificationInterval, trackMaxMissed, tracking
-    case detector, classifier, cascade, scaleFactor, minNeighbors, async
+    case detector, classifier, cascade, scaleFactor, minNeighbors, async, maxLag
   }
 
   enum DetectorKind: Int32 { case ssd = 0, haar }
@@ -93,6 +93,10 @@ final class AgeGenderElement: @unchecked Sendable {
       blurb: "Analyse on a worker thread that takes a frame whenever it is free; the stream never waits and frames in between show the latest faces moved along their tracks. Off: every frame is analysed in the stream (exact per-frame results)",
       kind: .boolean(default: Settings().async), mutableWhilePlaying: false),
     PropertySpec(
+      id: Property.maxLag.rawValue, name: "max-lag", nick: "Maximum lag",
+      blurb: "With async in a pipeline that is not live (a file), the stream waits for the worker when the faces it shows are more than this many frames old, so files are annotated throughout; live pipelines never wait",
+      kind: .int(min: 0, max: 1000, default: Settings().maxLag), mutableWhilePlaying: true),
+    PropertySpec(
       id: Property.tracking.rawValue, name: "tracking", nick: "Tracking",
       blurb: "Follow faces across frames: stable track ids, age and gender fused over each track, detection and classification intervals; off: every frame is analysed on its own (unrelated still images)",
       kind: .boolean(default: true), mutableWhilePlaying: true),
@@ -130,6 +134,7 @@ final class AgeGenderElement: @unchecked Sendable {
     var scaleFactor = 1.1
     var minNeighbors: Int32 = 5
     var async = true
+    var maxLag: Int32 = 8
 
     var analysisOptions: VideoAnalysisOptions {
       VideoAnalysisOptions(
@@ -148,6 +153,8 @@ final class AgeGenderElement: @unchecked Sendable {
     var worker: AsyncFaceAnalyzer?
     var pixelFormat: PixelFormat?
     var frame = 0
+    /// Whether upstream is live (asked at the first frame after caps).
+    var live: Bool?
 
     /// Per-frame settings the detectors read (they may change while playing).
     func tune(_ s: Settings) {
@@ -201,6 +208,7 @@ final class AgeGenderElement: @unchecked Sendable {
       case .scaleFactor: s.scaleFactor = g_value_get_double(value)
       case .minNeighbors: s.minNeighbors = g_value_get_int(value)
       case .async: s.async = g_value_get_boolean(value) != 0
+      case .maxLag: s.maxLag = g_value_get_int(value)
       }
     }
   }
@@ -228,6 +236,7 @@ final class AgeGenderElement: @unchecked Sendable {
     case .scaleFactor: g_value_set_double(value, s.scaleFactor)
     case .minNeighbors: g_value_set_int(value, s.minNeighbors)
     case .async: g_value_set_boolean(value, s.async ? 1 : 0)
+    case .maxLag: g_value_set_int(value, s.maxLag)
     }
   }
 
@@ -311,6 +320,7 @@ final class AgeGenderElement: @unchecked Sendable {
       // A new format or size starts a new scene: boxes of the old one mean nothing.
       if let worker = state!.worker { worker.reset() } else { state!.analyzer.reset() }
       state!.frame = 0
+      state!.live = nil
       return true
     }
   }
@@ -332,7 +342,12 @@ final class AgeGenderElement: @unchecked Sendable {
         let faces: [AnalyzedFace]
         if let worker = current.worker {
           if let failure = worker.takeFailure() { throw failure }
-          worker.offer(image, frame: current.frame, options: s.analysisOptions)
+          if current.live == nil { current.live = upstreamIsLive(element) }
+          if current.live == true {
+            worker.offer(image, frame: current.frame, options: s.analysisOptions)
+          } else {
+            worker.offer(image, frame: current.frame, options: s.analysisOptions, maxLag: Int(s.maxLag))
+          }
           // Results older than a track may coast are not shown.
           if let snapshot = worker.snapshot, current.frame - snapshot.frame <= Int(s.trackMaxMissed) {
             faces = snapshot.faces(at: current.frame)
@@ -363,6 +378,18 @@ final class AgeGenderElement: @unchecked Sendable {
         return GST_FLOW_ERROR
       }
     }
+  }
+
+  /// Asks upstream whether the stream is live (a latency query), as a live
+  /// source must never wait for the analysis while a file may.
+  func upstreamIsLive(_ element: UnsafeMutablePointer<GstElement>) -> Bool {
+    let base = UnsafeMutableRawPointer(element).assumingMemoryBound(to: GstBaseTransform.self)
+    guard let pad = base.pointee.sinkpad, let query = gst_query_new_latency() else { return false }
+    defer { agb_query_unref(query) }
+    guard gst_pad_peer_query(pad, query) != 0 else { return false }
+    var live: gboolean = 0
+    gst_query_parse_latency(query, &live, nil, nil)
+    return live != 0
   }
 
   func postError(_ element: UnsafeMutablePointer<GstElement>, resource: Bool, code: Int32, text: String,

@@ -467,10 +467,10 @@ final class BadInputTests: XCTestCase {
     for async in [false, true] {
       let pipeline = try Pipeline(
         "filesrc location=\(video) ! decodebin ! videoconvert ! agegender name=ag async=\(async) ! appsink name=sink sync=false")
-      let ag = UnsafeMutableRawPointer(try pipeline.child("ag"))
+      let ag = Robust.Unchecked(try pipeline.child("ag"))
       let stop = Robust.ManagedFlag()
       let hammer = Thread {
-        let element = ag.assumingMemoryBound(to: GstElement.self)
+        let element = ag.value
         var generator = SeededBytes(seed: async ? 2 : 1)
         let settings: [(String, [String])] = [
           ("detection-threshold", ["0", "0.3", "0.5", "0.9", "1"]), ("min-face-size", ["0", "20", "200"]),

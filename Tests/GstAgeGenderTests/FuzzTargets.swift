@@ -79,12 +79,12 @@ final class FrameFuzzTarget {
     let padding = Int(input.byte() % 64)
     let flags = input.byte()
     let boxCount = Int(input.byte() % 5)
-    var boxes: [Box] = []
+    var boxes: [FaceAnalysis.Box] = []
     for _ in 0..<boxCount {
       // Anywhere from two frames left/above to two frames right/below, sizes 0...2 frames.
       let x = Double(input.signed(2 * width)), y = Double(input.signed(2 * height))
       let w = Double(input.u16() % (2 * width + 1)), h = Double(input.u16() % (2 * height + 1))
-      boxes.append(Box(x: x, y: y, width: w, height: h))
+      boxes.append(FaceAnalysis.Box(x: x, y: y, width: w, height: h))
     }
     let stride = width * format.bytesPerPixel + padding
     let needed = stride * height

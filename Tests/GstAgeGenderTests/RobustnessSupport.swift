@@ -86,17 +86,17 @@ enum Robust {
   /// NULL must be reached synchronously (the worker thread joined): a bounded wait.
   static func setNull(_ pipeline: Pipeline, file: StaticString = #filePath, line: UInt = #line) throws {
     let done = DispatchSemaphore(value: 0)
-    let element = UnsafeMutableRawPointer(pipeline.element)
-    var result = GST_STATE_CHANGE_FAILURE
+    let element = Unchecked(pipeline.element)
+    let result = Unchecked(Box(GST_STATE_CHANGE_FAILURE))
     Thread.detachNewThread {
-      result = gst_element_set_state(element.assumingMemoryBound(to: GstElement.self), GST_STATE_NULL)
+      result.value.value = gst_element_set_state(element.value, GST_STATE_NULL)
       done.signal()
     }
     if done.wait(timeout: .now() + 30) == .timedOut {
       XCTFail("hang: setting the pipeline to NULL took over 30 s", file: file, line: line)
       throw Pipeline.Failure("NULL state change hung")
     }
-    XCTAssertEqual(result, GST_STATE_CHANGE_SUCCESS, "NULL state change", file: file, line: line)
+    XCTAssertEqual(result.value.value, GST_STATE_CHANGE_SUCCESS, "NULL state change", file: file, line: line)
   }
 
   static func describe(_ message: UnsafeMutablePointer<GstMessage>) -> String {
@@ -129,13 +129,13 @@ enum Robust {
     let pipeline = try Pipeline(
       "appsrc name=src format=time is-live=false block=true max-bytes=1 ! \(middle) ! appsink name=sink sync=false max-buffers=4")
     try configure?(pipeline)
-    let source = UnsafeMutableRawPointer(agb_app_src_cast(try pipeline.child("src")))
+    let source = Unchecked(agb_app_src_cast(try pipeline.child("src"))!)
     // appsrc refuses buffers until it has started (READY -> PAUSED); PAUSED
     // prerolls on the first frame, play() then goes on to PLAYING.
     gst_element_set_state(pipeline.element, GST_STATE_PAUSED)
     let stop = ManagedFlag()
     let pusher = Thread {
-      let src = source.assumingMemoryBound(to: GstAppSrc.self)
+      let src = source.value
       var caps = ""
       for i in 0..<count where !stop.value {
         let frame = make(i)
@@ -162,6 +162,17 @@ enum Robust {
     return try play(pipeline, timeout: timeout, keepPixels: keepPixels, file: file, line: line) {
       try onFrame?(pipeline, $0)
     }
+  }
+
+  /// A value handed to another thread as is (pointers, boxes): the tests order the accesses.
+  struct Unchecked<T>: @unchecked Sendable {
+    var value: T
+    init(_ value: T) { self.value = value }
+  }
+
+  final class Box<T> {
+    var value: T
+    init(_ value: T) { self.value = value }
   }
 
   final class ManagedFlag: @unchecked Sendable {
