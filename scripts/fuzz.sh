@@ -62,13 +62,14 @@ seeds() {
   mkdir -p "$FUZZ_DIR/corpus/frame" "$FUZZ_DIR/corpus/manifest" "$FUZZ_DIR/seeds/frame" "$FUZZ_DIR/seeds/manifest"
   cp -f Models/*.model "$FUZZ_DIR/seeds/manifest/"
   # A frame with a face: the astronaut portrait at 128x128 BGR behind a header
-  # (format 0 = BGR, width and height 1 + 127, no padding, flags 3 = detection size 300).
+  # (format 0 = BGR, width and height 1 + 127, no padding, flags 0x87: detection size 300,
+  # close-up pass, threshold 0.5, detection interval 3).
   still=../shared/testdata/stills/astronaut.png
   if [ -f "$still" ] && [ ! -s "$FUZZ_DIR/seeds/frame/astronaut-128" ]; then
     gst-launch-1.0 -q filesrc location="$still" ! pngdec ! videoscale ! video/x-raw,width=128,height=128 \
       ! videoconvert ! video/x-raw,format=BGR ! filesink location="$FUZZ_DIR/seeds/frame/raw" >/dev/null 2>&1 || true
     if [ -s "$FUZZ_DIR/seeds/frame/raw" ]; then
-      { printf '\000\177\000\177\000\000\003\000'; cat "$FUZZ_DIR/seeds/frame/raw"; } >"$FUZZ_DIR/seeds/frame/astronaut-128"
+      { printf '\000\177\000\177\000\000\207\000'; cat "$FUZZ_DIR/seeds/frame/raw"; } >"$FUZZ_DIR/seeds/frame/astronaut-128"
       # The same face as RGBA 100x100 with padded rows, Haar detector, tracking off, two boxes.
       { printf '\005\143\000\143\000\021\031\002\000\000\000\000\144\000\144\000\040\000\040\000\300\000\300\000'
         cat "$FUZZ_DIR/seeds/frame/raw"; } >"$FUZZ_DIR/seeds/frame/astronaut-rgba"

@@ -16,6 +16,12 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
     /// Per-frame box change of each face's track (x, y, width, height).
     public var velocities: [UInt64: (Double, Double, Double, Double)]
 
+    public init(frame: Int, faces: [AnalyzedFace], velocities: [UInt64: (Double, Double, Double, Double)]) {
+      self.frame = frame
+      self.faces = faces
+      self.velocities = velocities
+    }
+
     /// The faces as they should be at `frame`, extrapolated along their tracks.
     public func faces(at frame: Int) -> [AnalyzedFace] {
       let steps = Double(max(0, frame - self.frame))

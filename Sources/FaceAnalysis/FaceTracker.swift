@@ -22,6 +22,9 @@ public final class FaceTracker {
   }
 
   public var iouThreshold: Double
+  /// Without overlap, a detection whose centre is within this many face sizes
+  /// of a track's (and of similar size) still continues it.
+  public var maxCentreDistance: Double = 0.75
   public var maxMissed: Int
   public private(set) var tracks: [Track] = []
   private var nextID: UInt64 = 1
@@ -57,11 +60,23 @@ public final class FaceTracker {
     // Predicted boxes for this frame.
     let previous = tracks.map(\.box)
     predict()
+    // Pairs by overlap first; then, for what is left, by centre distance
+    // relative to the face size (sparse updates, as in async mode, can move a
+    // face past any overlap with its prediction). Scores: IoU in 0...1 ranks
+    // above every distance pair (negative).
     var pairs: [(iou: Double, track: Int, detection: Int)] = []
     for (t, track) in tracks.enumerated() {
       for (d, detection) in detections.enumerated() {
         let iou = track.box.iou(detection.box)
-        if iou >= iouThreshold { pairs.append((iou, t, d)) }
+        if iou >= iouThreshold {
+          pairs.append((iou, t, d))
+        } else {
+          let size = max(track.box.width, track.box.height, detection.box.width, detection.box.height)
+          let dx = track.box.centerX - detection.box.centerX, dy = track.box.centerY - detection.box.centerY
+          let distance = (dx * dx + dy * dy).squareRoot() / max(1, size)
+          let scale = detection.box.width / max(1, track.box.width)
+          if distance < maxCentreDistance && scale > 0.67 && scale < 1.5 { pairs.append((-distance, t, d)) }
+        }
       }
     }
     pairs.sort { $0.iou > $1.iou }

@@ -58,6 +58,15 @@ final class FaceTrackerTests: XCTestCase {
     XCTAssertEqual(tracker.update(with: [face(10, 10)]), [1], "reset starts ids again")
   }
 
+  func testSparseUpdatesFollowAFaceByItsCentreWhenBoxesNoLongerOverlap() {
+    let tracker = FaceTracker()
+    tracker.update(with: [face(100, 100)])
+    // Seen again 40 px away (IoU 0.2 < 0.3), as when frames in between were skipped.
+    XCTAssertEqual(tracker.update(with: [face(140, 100)]), [1])
+    // Twice the size is someone else (or a different scene), not a continuation.
+    XCTAssertEqual(tracker.update(with: [face(150, 100, 130)]), [2])
+  }
+
   func testEachDetectionGetsAtMostOneTrack() {
     let tracker = FaceTracker()
     tracker.update(with: [face(100, 100), face(110, 100)])

@@ -248,3 +248,25 @@ final class TrackingElementTests: XCTestCase {
     XCTAssertEqual(Set(sparse.flatMap { ($0.faces ?? []).map(\.trackID) }).count, 3, "three people, three ids")
   }
 }
+
+/// The default asynchronous mode on a file: the stream waits only when its
+/// faces would be more than max-lag frames old, so every frame is annotated.
+final class AsyncElementTests: XCTestCase {
+  override func setUpWithError() throws { try Fixtures.setUp() }
+
+  func testDefaultAsyncAnnotatesAFileThroughout() throws {
+    let video = try Fixtures.video("head-pose-face-detection-female-and-male.mp4")
+    let (frames, _) = try PipelineRun.collect(
+      "filesrc location=\(video) ! decodebin ! videoconvert ! agegender ! appsink name=sink sync=false")
+    XCTAssertEqual(frames.count, 56)
+    let withBoth = frames.filter { $0.faces?.count == 2 }.count
+    XCTAssertGreaterThanOrEqual(withBoth, 50, "faces shown on nearly every frame")
+    XCTAssertEqual(Set(frames.flatMap { ($0.faces ?? []).map(\.trackID) }).count, 2)
+    for frame in frames {
+      for face in frame.faces ?? [] {
+        XCTAssertGreaterThanOrEqual(face.x, 0)
+        XCTAssertLessThanOrEqual(face.x + face.width, 480, "extrapolated boxes stay in the frame")
+      }
+    }
+  }
+}

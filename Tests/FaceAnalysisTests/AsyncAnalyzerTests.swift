@@ -1,0 +1,57 @@
+import FaceAnalysis
+import Foundation
+import XCTest
+
+/// The asynchronous worker: results for offered frames, extrapolation along
+/// tracks, bounded lag, clean stop.
+final class AsyncAnalyzerTests: XCTestCase {
+  func testSnapshotMovesFacesAlongTheirTracks() {
+    let face = AnalyzedFace(
+      detection: Detection(box: Box(x: 10, y: 20, width: 50, height: 60), confidence: 0.9),
+      estimate: AgeGenderEstimate(age: 30, femaleProbability: 0.8), trackID: 7)
+    let snapshot = AsyncFaceAnalyzer.Snapshot(frame: 10, faces: [face], velocities: [7: (2, -1, 0.5, 0.5)])
+    let moved = snapshot.faces(at: 14)[0].detection.box
+    XCTAssertEqual(moved, Box(x: 18, y: 16, width: 52, height: 62))
+    XCTAssertEqual(snapshot.faces(at: 10)[0].detection.box, face.detection.box, "no time passed, no motion")
+    XCTAssertEqual(snapshot.faces(at: 5)[0].detection.box, face.detection.box, "never moved backwards")
+  }
+
+  func testBoundedLagAnalysesTheFirstFrameAndKeepsResultsFresh() throws {
+    try Fixtures.requireModels()
+    let image = try Fixtures.image(Fixtures.astronautPath)
+    let worker = AsyncFaceAnalyzer(
+      analyzer: VideoFaceAnalyzer(detector: try Fixtures.detector(), classifier: try Fixtures.classifier()))
+    defer { worker.stop() }
+    XCTAssertNil(worker.snapshot)
+    // Not live: with no results yet the first frame waits for its own analysis.
+    worker.offer(image.view, frame: 0, options: VideoAnalysisOptions(), maxLag: 4)
+    let first = try XCTUnwrap(worker.snapshot)
+    XCTAssertEqual(first.frame, 0)
+    XCTAssertEqual(first.faces.count, 1)
+    for frame in 1...40 {
+      worker.offer(image.view, frame: frame, options: VideoAnalysisOptions(), maxLag: 4)
+      let latest = try XCTUnwrap(worker.snapshot)
+      XCTAssertLessThanOrEqual(frame - latest.frame, 4, "frame \(frame): results from \(latest.frame)")
+    }
+    XCTAssertNil(worker.takeFailure())
+  }
+
+  func testLiveOffersNeverWaitAndStopIsClean() throws {
+    try Fixtures.requireModels()
+    let image = try Fixtures.image(Fixtures.astronautPath)
+    let worker = AsyncFaceAnalyzer(
+      analyzer: VideoFaceAnalyzer(detector: try Fixtures.detector(), classifier: try Fixtures.classifier()))
+    XCTAssertTrue(worker.offer(image.view, frame: 0, options: VideoAnalysisOptions()))
+    // While it works on frame 0 the next offers are declined, not queued.
+    XCTAssertFalse(worker.offer(image.view, frame: 1, options: VideoAnalysisOptions()))
+    var waited = 0
+    while worker.snapshot == nil && waited < 600 {
+      usleep(50_000)
+      waited += 1
+    }
+    XCTAssertEqual(worker.snapshot?.faces.first?.trackID, 1)
+    worker.stop()
+    worker.stop()  // twice is harmless
+    XCTAssertFalse(worker.offer(image.view, frame: 2, options: VideoAnalysisOptions()), "a stopped worker takes nothing")
+  }
+}

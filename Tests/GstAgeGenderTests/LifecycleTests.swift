@@ -1,0 +1,127 @@
+import AgeGenderMeta
+import CGStreamer
+import Foundation
+import GstPipeline
+import XCTest
+
+/// Lifecycle (issue 6): many start/stop cycles in one process, two elements in
+/// one pipeline, four pipelines at once on threads.
+final class LifecycleTests: XCTestCase {
+  override func setUpWithError() throws { try Fixtures.setUp() }
+
+  /// 200 NULL → PLAYING → (EOS) → NULL cycles of one small pipeline, each
+  /// loading the models in start() and pushing two frames through them;
+  /// odd cycles run with async=true (the worker thread starts and is joined on
+  /// NULL), even ones with async=false. RSS after cycle 200 is within 2 MB of
+  /// RSS after cycle 20, and no thread is left behind.
+  func test200StateCyclesKeepMemoryAndThreadsFlat() throws {
+    let pipeline = try Pipeline(
+      "videotestsrc num-buffers=2 pattern=ball ! video/x-raw,width=160,height=120 ! videoconvert "
+        + "! agegender name=ag ! fakesink")
+    let ag = try pipeline.child("ag")
+    let bus = gst_element_get_bus(pipeline.element)!
+    defer { agb_object_unref(bus) }
+    var rss: [Int: Int] = [:], threads: [Int: Int] = [:]
+    let start = monotonicSeconds()
+    for cycle in 1...200 {
+      try Pipeline.setProperty(ag, "async", cycle % 2 == 1 ? "true" : "false")
+      XCTAssertNotEqual(gst_element_set_state(pipeline.element, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE, "cycle \(cycle)")
+      let message = try XCTUnwrap(
+        gst_bus_timed_pop_filtered(
+          bus, agb_seconds(30), GstMessageType(rawValue: GST_MESSAGE_EOS.rawValue | GST_MESSAGE_ERROR.rawValue)),
+        "cycle \(cycle): no EOS within 30 s")
+      let type = agb_message_type(message)
+      let text = type == GST_MESSAGE_ERROR ? Robust.describe(message) : ""
+      agb_message_unref(message)
+      XCTAssertEqual(type, GST_MESSAGE_EOS, "cycle \(cycle): \(text)")
+      try Robust.setNull(pipeline)
+      gst_bus_set_flushing(bus, 1)  // drop the state-change messages of this cycle
+      gst_bus_set_flushing(bus, 0)
+      if type != GST_MESSAGE_EOS { break }
+      if cycle == 20 || cycle == 200 {
+        rss[cycle] = Robust.rssKB()
+        threads[cycle] = Robust.threadCount()
+        print(String(format: "lifecycle: after cycle %d: RSS %@, %d threads, %.1f s", cycle,
+          Robust.megabytes(rss[cycle]!), threads[cycle]!, monotonicSeconds() - start))
+      }
+    }
+    let drift = (rss[200] ?? .max) - (rss[20] ?? 0)
+    print("lifecycle: RSS drift from cycle 20 to 200: \(drift) kB")
+    XCTAssertLessThanOrEqual(drift, 2048, "RSS grew by \(drift) kB over 180 cycles")
+    XCTAssertLessThanOrEqual((threads[200] ?? .max) - (threads[20] ?? 0), 1, "threads left behind: \(threads)")
+  }
+
+  /// Two agegender elements in one pipeline: both run on every frame. The
+  /// second refills the first's GstAgeGenderMeta (one per buffer) and adds its
+  /// own ROI metas, so each buffer carries 2n ROI metas for n faces.
+  func testTwoElementsInOnePipeline() throws {
+    let video = try Fixtures.video("head-pose-face-detection-female-and-male.mp4")
+    for async in [false, true] {
+      let pipeline = try Pipeline(
+        "filesrc location=\(video) ! decodebin ! videoconvert ! agegender name=a draw=false async=\(async) "
+          + "! agegender name=b async=\(async) ! appsink name=sink sync=false")
+      let outcome = try Robust.play(pipeline, timeout: 120)
+      XCTAssertNil(outcome.error)
+      XCTAssertEqual(outcome.frames.count, 56)
+      let twoFaces = outcome.frames.filter { $0.faces?.count == 2 }.count
+      XCTAssertGreaterThanOrEqual(twoFaces, 45, "async=\(async): both people in nearly every frame")
+      for frame in outcome.frames {
+        XCTAssertEqual(frame.regions.count, 2 * (frame.faces?.count ?? 0), "ROI metas of both elements")
+      }
+    }
+  }
+
+  /// Four pipelines at once on four threads, each with its own element (each
+  /// element loads its own copy of the models in start()): every one gives
+  /// the same faces as a pipeline run alone.
+  func testFourPipelinesConcurrently() throws {
+    let video = try Fixtures.video("head-pose-face-detection-female-and-male.mp4")
+    let description =
+      "filesrc location=\(video) ! decodebin ! videoconvert ! agegender async=false draw=false ! appsink name=sink sync=false"
+    let before = Robust.rssKB()
+    let alone = try PipelineRun.collect(description).frames
+    let afterOne = Robust.rssKB()
+    let results = Robust.Unchecked(Robust.Box([[FrameResult]?](repeating: nil, count: 4)))
+    let errors = Robust.Unchecked(Robust.Box([String?](repeating: nil, count: 4)))
+    let lock = NSLock()
+    let peak = Robust.Unchecked(Robust.Box(0))
+    let start = monotonicSeconds()
+    DispatchQueue.concurrentPerform(iterations: 4) { i in
+      do {
+        let pipeline = try Pipeline(description)
+        let outcome = try Robust.play(pipeline, timeout: 300) { frame in
+          if frame == 30 {
+            lock.lock()
+            peak.value.value = max(peak.value.value, Robust.rssKB())
+            lock.unlock()
+          }
+        }
+        lock.lock()
+        results.value.value[i] = outcome.frames
+        errors.value.value[i] = outcome.error
+        lock.unlock()
+      } catch {
+        lock.lock()
+        errors.value.value[i] = "\(error)"
+        lock.unlock()
+      }
+    }
+    print(String(format: "concurrency: 4 pipelines in %.1f s; RSS before %@, after one run %@, peak with four %@",
+      monotonicSeconds() - start, Robust.megabytes(before), Robust.megabytes(afterOne), Robust.megabytes(peak.value.value)))
+    for i in 0..<4 {
+      XCTAssertNil(errors.value.value[i], "pipeline \(i)")
+      let frames = try XCTUnwrap(results.value.value[i], "pipeline \(i)")
+      XCTAssertEqual(frames.count, alone.count, "pipeline \(i)")
+      for (a, b) in zip(alone, frames) {
+        let fa = a.faces ?? [], fb = b.faces ?? []
+        XCTAssertEqual(fa.count, fb.count, "pipeline \(i)")
+        for (x, y) in zip(fa, fb) {
+          XCTAssertLessThanOrEqual(abs(x.x - y.x), 1)
+          XCTAssertLessThanOrEqual(abs(x.width - y.width), 1)
+          XCTAssertEqual(x.gender, y.gender)
+          XCTAssertEqual(x.age, y.age, accuracy: 0.5)
+        }
+      }
+    }
+  }
+}
