@@ -343,7 +343,9 @@ final class AgeGenderElement: @unchecked Sendable {
         if let worker = current.worker {
           if let failure = worker.takeFailure() { throw failure }
           if current.live == nil { current.live = upstreamIsLive(element) }
-          if current.live == true {
+          // Wait for the worker only when nobody is watching the clock: a live
+          // source, or playback paced by a synchronising sink, must never stall.
+          if current.live == true || !runsAheadOfClock(element, frame.pointee.buffer) {
             worker.offer(image, frame: current.frame, options: s.analysisOptions)
           } else {
             worker.offer(image, frame: current.frame, options: s.analysisOptions, maxLag: Int(s.maxLag))
@@ -390,6 +392,22 @@ final class AgeGenderElement: @unchecked Sendable {
     var live: gboolean = 0
     gst_query_parse_latency(query, &live, nil, nil)
     return live != 0
+  }
+
+  /// Whether the stream is ahead of real time by more than half a second (a
+  /// file processed as fast as possible), judged by the buffer's running time
+  /// against the pipeline clock. A paced playback (sync=true) is not.
+  func runsAheadOfClock(_ element: UnsafeMutablePointer<GstElement>, _ buffer: UnsafeMutablePointer<GstBuffer>?) -> Bool {
+    guard let buffer, let clock = gst_element_get_clock(element) else { return true }
+    defer { agb_object_unref(clock) }
+    let pts = agb_buffer_pts(buffer)
+    if pts == agb_clock_time_none() { return true }
+    let base = UnsafeMutableRawPointer(element).assumingMemoryBound(to: GstBaseTransform.self)
+    let running = gst_segment_to_running_time(&base.pointee.segment, GST_FORMAT_TIME, pts)
+    if running == agb_clock_time_none() { return true }
+    let now = gst_clock_get_time(clock), start = gst_element_get_base_time(element)
+    guard now >= start else { return true }
+    return Int64(bitPattern: UInt64(running)) - Int64(bitPattern: UInt64(now - start)) > 500_000_000
   }
 
   func postError(_ element: UnsafeMutablePointer<GstElement>, resource: Bool, code: Int32, text: String,
