@@ -83,7 +83,7 @@ final class BadInputTests: XCTestCase {
     let outOfRange = [
       ("max-faces", "100000"), ("max-faces", "0"), ("min-face-size", "-1"), ("detection-size", "10"),
       ("detection-size", "99999"), ("detection-threshold", "1.5"), ("detection-threshold", "-1"),
-      ("scale-factor", "1.0"), ("detection-interval", "0"), ("classification-interval", "-5"),
+      ("scale-factor", "1.0"), ("detection-interval", "0"), ("classification-interval", "-5"), ("max-lag", "-1"),
     ]
     for (name, value) in outOfRange {
       let result = try Robust.launch([
@@ -479,7 +479,7 @@ final class BadInputTests: XCTestCase {
           ("max-faces", ["1", "2", "256"]), ("draw", ["true", "false"]), ("post-messages", ["true", "false"]),
           ("detection-size", ["64", "300", "500"]), ("close-up-detection", ["true", "false"]),
           ("detection-interval", ["1", "2", "5"]), ("classification-interval", ["1", "4", "10000"]),
-          ("track-max-missed", ["0", "5", "25"]), ("tracking", ["true", "false"]),
+          ("track-max-missed", ["0", "5", "25"]), ("tracking", ["true", "false"]), ("max-lag", ["0", "1", "8", "1000"]),
         ]
         while !stop.value {
           let (name, values) = settings[Int(generator.next() % UInt64(settings.count))]

@@ -39,14 +39,21 @@ struct FuzzBytes {
 /// classifier on boxes the input chooses (inside, across and outside the frame,
 /// as a tracker's prediction can be), and the overlay drawing them.
 ///
-/// Input layout: format, width (2 bytes), height (2), row padding, flags,
-/// box count, 8 bytes per box, then the pixels (repeated to fill the frame).
+/// With bit 6 of the padding byte set, the frame goes through the element's
+/// async path instead: an AsyncFaceAnalyzer worker thread copies it and
+/// analyses it (the stream side waits for it, as in a file pipeline).
+///
+/// Input layout: format, width (2 bytes), height (2), row padding (bits 0-5)
+/// and async (bit 6), flags, box count, 8 bytes per box, then the pixels
+/// (repeated to fill the frame).
 final class FrameFuzzTarget {
   let ssd: SSDFaceDetector
   let haar: HaarFaceDetector?
   let classifier: CydralAgeGenderClassifier
   let ssdAnalyzer: VideoFaceAnalyzer
   let haarAnalyzer: VideoFaceAnalyzer?
+  private var workers: [ObjectIdentifier: AsyncFaceAnalyzer] = [:]
+  private var streamFrame = 0
   private var pixels = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64)
   private var capacity = 1
   /// Inputs run; frames in which the detector reported at least one face.
@@ -76,7 +83,9 @@ final class FrameFuzzTarget {
     let format = PixelFormat.allCases[Int(input.byte()) % PixelFormat.allCases.count]
     let width = 1 + input.u16() % Self.maxSide
     let height = 1 + input.u16() % Self.maxSide
-    let padding = Int(input.byte() % 64)
+    let paddingByte = input.byte()
+    let padding = Int(paddingByte % 64)
+    let asyncPath = paddingByte & 0x40 != 0
     let flags = input.byte()
     let boxCount = Int(input.byte() % 5)
     var boxes: [FaceAnalysis.Box] = []
@@ -116,13 +125,32 @@ final class FrameFuzzTarget {
         detectionThreshold: Double(flags >> 5) / 8, minFaceSize: Int(flags >> 4 & 1) * 20, maxFaces: 1 + Int(flags % 7)),
       detectionInterval: 1 + Int(flags >> 6), tracking: flags & 16 == 0)
     var faces: [AnalyzedFace] = []
-    for _ in 0..<2 {
-      if let found = try? analyzer.process(image, options: options) {
-        faces = found
-        if !found.isEmpty { framesWithFaces += 1 }
+    if asyncPath {
+      let key = ObjectIdentifier(analyzer)
+      let worker = workers[key] ?? AsyncFaceAnalyzer(analyzer: analyzer)
+      workers[key] = worker
+      for _ in 0..<2 {
+        worker.offer(image, frame: streamFrame, options: options, maxLag: 0)
+        streamFrame += 1
+        faces = worker.snapshot?.faces(at: streamFrame).map { face in
+          var f = face
+          f.detection.box = f.detection.box.clipped(width: Double(width), height: Double(height))
+          return f
+        } ?? []
+        if !faces.isEmpty { framesWithFaces += 1 }
+        _ = worker.takeFailure()
       }
+      // Waits until the worker is idle, so the analyzer is ours again below.
+      worker.reset()
+    } else {
+      for _ in 0..<2 {
+        if let found = try? analyzer.process(image, options: options) {
+          faces = found
+          if !found.isEmpty { framesWithFaces += 1 }
+        }
+      }
+      analyzer.reset()
     }
-    analyzer.reset()
     if let estimates = try? classifier.classify(image, faces: boxes) {
       for (box, estimate) in zip(boxes, estimates) {
         faces.append(AnalyzedFace(detection: Detection(box: box, confidence: 1), estimate: estimate))

@@ -13,19 +13,28 @@ enum Robust {
   /// How a pipeline run ended. A run that neither ends nor fails within its
   /// bound is a hang: the helpers throw for it.
   struct Outcome {
+    /// What came out, frame by frame (empty when the run was told not to keep them).
     var frames: [FrameResult] = []
+    /// Frames that came out, and those whose GstAgeGenderMeta held a face (kept or not).
+    var frameCount = 0
+    var framesWithFaces = 0
     var messages: [String] = []
     var eos = false
     /// The first bus error, as "element: text (debug)".
     var error: String?
     var seconds = 0.0
+    /// GstVideoRegionOfInterestMeta count of each frame (all ids).
+    var regionMetaCounts: [Int] = []
   }
 
   /// Plays `pipeline` (with an `appsink name=sink` when `sink` is true) until
   /// EOS or the first error; a hang (no EOS, no error within `timeout`) throws.
   /// `onFrame` runs on the test thread after each pulled frame (its index).
+  /// `keepFrames: false` keeps only the counts (long runs: 20,000 frame
+  /// records would themselves grow the heap by ~2.5 kB a frame).
   static func play(_ pipeline: Pipeline, sink: Bool = true, timeout: Double, keepPixels: Bool = false,
-    file: StaticString = #filePath, line: UInt = #line, onFrame: ((Int) throws -> Void)? = nil) throws -> Outcome {
+    keepFrames: Bool = true, file: StaticString = #filePath, line: UInt = #line, onFrame: ((Int) throws -> Void)? = nil)
+    throws -> Outcome {
     var outcome = Outcome()
     let start = monotonicSeconds()
     let appsink = sink ? agb_app_sink_cast(try pipeline.child("sink")) : nil
@@ -35,6 +44,18 @@ enum Robust {
       outcome.error = pipeline.pendingError(timeoutSeconds: 1) ?? "state change to PLAYING failed"
     }
     let deadline = start + timeout
+    func take(_ sample: OpaquePointer) {
+      outcome.frameCount += 1
+      if keepFrames {
+        let frame = PipelineRun.read(sample, keepPixels: keepPixels)
+        if frame.faces?.isEmpty == false { outcome.framesWithFaces += 1 }
+        outcome.frames.append(frame)
+        outcome.regionMetaCounts.append(
+          Int(gst_buffer_get_n_meta(gst_sample_get_buffer(sample), gst_video_region_of_interest_meta_api_get_type())))
+      } else if let buffer = gst_sample_get_buffer(sample), AgeGenderMeta.faces(of: buffer)?.isEmpty == false {
+        outcome.framesWithFaces += 1
+      }
+    }
     func drainBus() {
       while outcome.error == nil, let message = gst_bus_pop(bus) {
         defer { agb_message_unref(message) }
@@ -55,15 +76,15 @@ enum Robust {
       if outcome.error != nil || outcome.eos { break }
       if monotonicSeconds() > deadline {
         gst_element_set_state(pipeline.element, GST_STATE_NULL)
-        let message = "hang: no EOS and no error within \(timeout) s (\(outcome.frames.count) frames came out)"
+        let message = "hang: no EOS and no error within \(timeout) s (\(outcome.frameCount) frames came out)"
         XCTFail(message, file: file, line: line)
         throw Pipeline.Failure(message)
       }
       if let appsink {
         if let sample = gst_app_sink_try_pull_sample(appsink, 50_000_000) {
           defer { agb_sample_unref(sample) }
-          outcome.frames.append(PipelineRun.read(sample, keepPixels: keepPixels))
-          try onFrame?(outcome.frames.count - 1)
+          take(sample)
+          try onFrame?(outcome.frameCount - 1)
         }
       } else if let message = gst_bus_timed_pop_filtered(
         bus, 50_000_000, GstMessageType(rawValue: GST_MESSAGE_ERROR.rawValue | GST_MESSAGE_EOS.rawValue))
@@ -75,7 +96,7 @@ enum Robust {
     // Frames still queued in the sink when EOS was posted.
     while let appsink, outcome.error == nil, let sample = gst_app_sink_try_pull_sample(appsink, 0) {
       defer { agb_sample_unref(sample) }
-      outcome.frames.append(PipelineRun.read(sample, keepPixels: keepPixels))
+      take(sample)
     }
     drainBus()
     try setNull(pipeline, file: file, line: line)
@@ -123,7 +144,7 @@ enum Robust {
   /// Plays `appsrc name=src ! <middle> ! appsink name=sink`, pushing `count`
   /// frames made by `make` from a thread (so a frame of any size never
   /// waits on the test thread), then EOS.
-  static func push(count: Int, middle: String, timeout: Double, keepPixels: Bool = false,
+  static func push(count: Int, middle: String, timeout: Double, keepPixels: Bool = false, keepFrames: Bool = true,
     configure: ((Pipeline) throws -> Void)? = nil, file: StaticString = #filePath, line: UInt = #line,
     onFrame: ((Pipeline, Int) throws -> Void)? = nil, make: @escaping (Int) -> Frame) throws -> Outcome {
     let pipeline = try Pipeline(
@@ -159,7 +180,7 @@ enum Robust {
       let until = monotonicSeconds() + 30
       while !stop.finished && monotonicSeconds() < until { usleep(10_000) }
     }
-    return try play(pipeline, timeout: timeout, keepPixels: keepPixels, file: file, line: line) {
+    return try play(pipeline, timeout: timeout, keepPixels: keepPixels, keepFrames: keepFrames, file: file, line: line) {
       try onFrame?(pipeline, $0)
     }
   }
@@ -233,6 +254,36 @@ enum Robust {
       return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
     }
     return 0
+  }
+
+  /// Bytes in use on the malloc heap (all arenas, mmapped blocks included), in
+  /// kB: grows with a leak, unlike RSS it ignores memory malloc merely keeps.
+  /// From glibc's malloc_info report (its process-wide totals): arena bytes
+  /// minus free chunks, plus mmapped blocks.
+  static func heapInUseKB() -> Int {
+    typealias MallocInfo = @convention(c) (Int32, UnsafeMutablePointer<FILE>?) -> Int32
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_info") else { return 0 }
+    let mallocInfo = unsafeBitCast(symbol, to: MallocInfo.self)
+    var buffer: UnsafeMutablePointer<CChar>?
+    var size = 0
+    guard let stream = open_memstream(&buffer, &size) else { return 0 }
+    _ = mallocInfo(0, stream)
+    fclose(stream)
+    defer { free(buffer) }
+    guard let buffer else { return 0 }
+    let xml = String(cString: buffer)
+    // The process-wide totals follow the last </heap>.
+    guard let r = xml.range(of: "</heap>", options: .backwards) else { return 0 }
+    let tail = xml[r.upperBound...]
+    let current = sizeAfter(tail, "<system type=\"current\"")
+    let freeChunks = sizeAfter(tail, "<total type=\"fast\"") + sizeAfter(tail, "<total type=\"rest\"")
+    let mmapped = sizeAfter(tail, "<total type=\"mmap\"")
+    return (current - freeChunks + mmapped) / 1024
+  }
+
+  private static func sizeAfter(_ text: Substring, _ tag: String) -> Int {
+    guard let r = text.range(of: tag), let s = text[r.upperBound...].range(of: "size=\"") else { return 0 }
+    return Int(text[s.upperBound...].prefix { $0.isNumber }) ?? 0
   }
 
   /// Threads of this process.
