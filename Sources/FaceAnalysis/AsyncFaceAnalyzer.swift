@@ -117,8 +117,9 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
       if job != nil || busy {
         pthread_cond_wait(done, lock)
       } else if enqueueLocked(image, frame: frame, options: options) {
+        // This very frame is analysed: nothing more to offer.
         while running && !stopping && (job != nil || busy) { pthread_cond_wait(done, lock) }
-        if failure != nil { return }
+        return
       } else {
         return
       }
