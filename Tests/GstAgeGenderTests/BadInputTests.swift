@@ -275,30 +275,36 @@ final class BadInputTests: XCTestCase {
   /// frames before the cut come out and the stream ends with EOS; with the
   /// index last, the demuxer reports that nothing is playable. Neither hangs
   /// nor involves an error from the element.
+  ///
+  /// The index-last file runs in its own gst-launch-1.0 process: in a process
+  /// that has already run pipelines, GStreamer 1.22's qtdemux sometimes posts
+  /// nothing at all for it (no error, no EOS: 18 of 30 runs in one process of
+  /// filesrc ! decodebin ! videoconvert ! appsink, without agegender), while as
+  /// the first pipeline of a process it reported the error in 40 of 40 runs.
   func testTruncatedMP4() throws {
-    for (name, playable) in [("head-pose-face-detection-female-and-male.mp4", true), ("bench-walk-720p.mp4", false)] {
-      let source = try Data(contentsOf: URL(fileURLWithPath: try Fixtures.video(name)))
-      let cut = try file("cut-" + name, source.prefix(source.count / 2))
-      // OPEN: once in three full runs, the unplayable cut with async=true neither
-      // errored nor reached EOS within 120 s (0 frames reached the element). Until
-      // that is understood it runs with async=false only; see the issue 6 note.
-      for async in playable ? [false, true] : [false] {
-        let pipeline = try Pipeline(
-          "filesrc location=\(cut) ! decodebin ! videoconvert ! agegender name=ag async=\(async) ! appsink name=sink sync=false")
-        let outcome = try Robust.play(pipeline, timeout: 120)
-        print("truncated \(name) async=\(async): \(outcome.frames.count) frames, eos \(outcome.eos), error \(outcome.error ?? "none")")
-        if playable {
-          XCTAssertNil(outcome.error, name)
-          XCTAssertTrue(outcome.eos)
-          XCTAssertGreaterThan(outcome.frames.count, 10)
-          XCTAssertLessThan(outcome.frames.count, 56)
-          if !async { XCTAssertGreaterThan(outcome.frames.filter { $0.faces?.isEmpty == false }.count, 10) }
-        } else {
-          let error = try XCTUnwrap(outcome.error, name)
-          XCTAssertTrue(error.hasPrefix("qtdemux"), error)
-          XCTAssertTrue(error.contains("no playable streams"), error)
-        }
-      }
+    let head = try Data(contentsOf: URL(fileURLWithPath: try Fixtures.video("head-pose-face-detection-female-and-male.mp4")))
+    let indexFirst = try file("cut-head-pose.mp4", head.prefix(head.count / 2))
+    for async in [false, true] {
+      let pipeline = try Pipeline(
+        "filesrc location=\(indexFirst) ! decodebin ! videoconvert ! agegender name=ag async=\(async) ! appsink name=sink sync=false")
+      let outcome = try Robust.play(pipeline, timeout: 120)
+      print("truncated MP4, index first, async=\(async): \(outcome.frames.count) frames, EOS \(outcome.eos), error \(outcome.error ?? "none")")
+      XCTAssertNil(outcome.error)
+      XCTAssertTrue(outcome.eos)
+      XCTAssertGreaterThan(outcome.frames.count, 10)
+      XCTAssertLessThan(outcome.frames.count, 56)
+      XCTAssertGreaterThan(outcome.frames.filter { $0.faces?.isEmpty == false }.count, 10, "faces before the cut")
+    }
+    let bench = try Data(contentsOf: URL(fileURLWithPath: try Fixtures.video("bench-walk-720p.mp4")))
+    let indexLast = try file("cut-bench-walk.mp4", bench.prefix(bench.count / 2))
+    for async in [false, true] {
+      let result = try Robust.launch(
+        ["filesrc", "location=\(indexLast)", "!", "decodebin", "!", "videoconvert", "!", "agegender", "async=\(async)", "!", "fakesink"],
+        timeout: 60)
+      print("truncated MP4, index last, async=\(async): status \(result.status)")
+      XCTAssertEqual(result.status, 1, result.output)
+      XCTAssertTrue(result.output.contains("ERROR: from element /GstPipeline:pipeline0/GstDecodeBin:decodebin0/GstQTDemux:qtdemux0: This file contains no playable streams."),
+        result.output)
     }
   }
 

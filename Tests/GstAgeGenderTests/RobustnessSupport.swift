@@ -75,7 +75,7 @@ enum Robust {
       drainBus()
       if outcome.error != nil || outcome.eos { break }
       if monotonicSeconds() > deadline {
-        gst_element_set_state(pipeline.element, GST_STATE_NULL)
+        try? setNull(pipeline, file: file, line: line)  // bounded too
         let message = "hang: no EOS and no error within \(timeout) s (\(outcome.frameCount) frames came out)"
         XCTFail(message, file: file, line: line)
         throw Pipeline.Failure(message)
