@@ -96,19 +96,25 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
     running = false
   }
 
-  /// Hands the frame to the worker if it is idle; returns whether it took it.
+  /// Hands the frame to the worker if it is idle and `due` (the caller paces
+  /// the analysis, e.g. every detection-interval frames); returns whether it
+  /// took it.
   @discardableResult
-  public func offer(_ image: ImageView, frame: Int, options: VideoAnalysisOptions) -> Bool {
+  public func offer(_ image: ImageView, frame: Int, options: VideoAnalysisOptions, due: Bool = true) -> Bool {
     pthread_mutex_lock(lock)
     defer { pthread_mutex_unlock(lock) }
-    return enqueueLocked(image, frame: frame, options: options)
+    return due && enqueueLocked(image, frame: frame, options: options)
   }
 
   /// For streams that must not run ahead of the analysis (files): when the
   /// latest results are more than `maxLag` frames behind `frame`, waits for the
-  /// worker to finish, analyses this frame and waits for it. Otherwise offers
-  /// the frame like `offer`. Returns at once when the worker is stopping.
-  public func offer(_ image: ImageView, frame: Int, options: VideoAnalysisOptions, maxLag: Int) {
+  /// worker to finish, analyses this frame (due or not) and waits for it.
+  /// Otherwise offers the frame like `offer`. Returns at once when the worker
+  /// is stopping; returns whether the worker took this frame.
+  @discardableResult
+  public func offer(_ image: ImageView, frame: Int, options: VideoAnalysisOptions, maxLag: Int, due: Bool = true)
+    -> Bool
+  {
     pthread_mutex_lock(lock)
     defer { pthread_mutex_unlock(lock) }
     // The frame in the worker (if any) is newer than `latest`: wait for it first,
@@ -119,12 +125,12 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
       } else if enqueueLocked(image, frame: frame, options: options) {
         // This very frame is analysed: nothing more to offer.
         while running && !stopping && (job != nil || busy) { pthread_cond_wait(done, lock) }
-        return
+        return true
       } else {
-        return
+        return false
       }
     }
-    _ = enqueueLocked(image, frame: frame, options: options)
+    return due && enqueueLocked(image, frame: frame, options: options)
   }
 
   private func enqueueLocked(_ image: ImageView, frame: Int, options: VideoAnalysisOptions) -> Bool {

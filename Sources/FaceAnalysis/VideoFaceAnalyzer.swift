@@ -87,7 +87,7 @@ public final class VideoFaceAnalyzer {
       let results = try classifier.classify(image, faces: due.map(\.1))
       for ((id, box), estimate) in zip(due, results) {
         var state = estimates[id] ?? TrackEstimate()
-        state.fusion.add(estimate)
+        state.fusion.add(estimate, weight: EstimateFusion.reliability(faceWidth: box.width))
         state.framesSinceClassified = 0
         state.classifiedWidth = box.width
         estimates[id] = state

@@ -36,6 +36,28 @@ final class AsyncAnalyzerTests: XCTestCase {
     XCTAssertNil(worker.takeFailure())
   }
 
+  /// The element offers one frame per detection interval (`due`); a frame that
+  /// is not due is analysed only when the results would otherwise be too old.
+  func testFramesThatAreNotDueAreAnalysedOnlyToBoundTheLag() throws {
+    try Fixtures.requireModels()
+    let image = try Fixtures.image(Fixtures.astronautPath)
+    let worker = AsyncFaceAnalyzer(
+      analyzer: VideoFaceAnalyzer(detector: try Fixtures.detector(), classifier: try Fixtures.classifier()))
+    defer { worker.stop() }
+    XCTAssertTrue(worker.offer(image.view, frame: 0, options: VideoAnalysisOptions(), maxLag: 8, due: true))
+    XCTAssertEqual(worker.snapshot?.frame, 0, "no results yet: the first frame is analysed and awaited")
+    for frame in 1...8 {
+      XCTAssertFalse(worker.offer(image.view, frame: frame, options: VideoAnalysisOptions(), maxLag: 8, due: false),
+        "frame \(frame) is not due and the results are fresh enough")
+    }
+    XCTAssertEqual(worker.snapshot?.frame, 0)
+    XCTAssertTrue(worker.offer(image.view, frame: 9, options: VideoAnalysisOptions(), maxLag: 8, due: false),
+      "9 frames behind: analysed although not due")
+    XCTAssertEqual(worker.snapshot?.frame, 9)
+    XCTAssertFalse(worker.offer(image.view, frame: 10, options: VideoAnalysisOptions(), due: false), "live, not due")
+    XCTAssertTrue(worker.offer(image.view, frame: 11, options: VideoAnalysisOptions(), due: true), "live, due, idle")
+  }
+
   func testLiveOffersNeverWaitAndStopIsClean() throws {
     try Fixtures.requireModels()
     let image = try Fixtures.image(Fixtures.astronautPath)

@@ -126,13 +126,49 @@ final class EstimateFusionTests: XCTestCase {
 
   func testAgeIsPrecisionWeightedWithAWeakPrior() throws {
     var fusion = EstimateFusion()
-    fusion.add(AgeGenderEstimate(age: 20, femaleProbability: 0.5, ageVariance: 4))
-    fusion.add(AgeGenderEstimate(age: 40, femaleProbability: 0.5, ageVariance: 100))
+    fusion.add(AgeGenderEstimate(age: 20, femaleProbability: 0.5, ageVariance: 40))
+    fusion.add(AgeGenderEstimate(age: 40, femaleProbability: 0.5, ageVariance: 400))
     let prior = 1 / (fusion.priorSD * fusion.priorSD)
-    let expected = (20.0 / 4 + 40.0 / 100 + fusion.priorAge * prior) / (1.0 / 4 + 1.0 / 100 + prior)
+    let expected = (20.0 / 40 + 40.0 / 400 + fusion.priorAge * prior) / (1.0 / 40 + 1.0 / 400 + prior)
     XCTAssertEqual(try XCTUnwrap(fusion.fused).age, expected, accuracy: 1e-9)
-    XCTAssertLessThan(expected, 22, "the sure estimate dominates")
+    XCTAssertLessThan(expected, 24, "the sure estimate dominates")
     XCTAssertEqual(fusion.latest?.age, 40)
+  }
+
+  func testOneOverConfidentFrameCannotOutweighTheRest() throws {
+    var fusion = EstimateFusion()
+    for _ in 0..<4 { fusion.add(AgeGenderEstimate(age: 30, femaleProbability: 0.5, ageVariance: 36)) }
+    fusion.add(AgeGenderEstimate(age: 60, femaleProbability: 0.5, ageVariance: 0.5))
+    // The 0.5 years² claim counts as the floor (36): one frame among five.
+    let prior = 1 / (fusion.priorSD * fusion.priorSD)
+    let expected = (4 * 30.0 / 36 + 60.0 / 36 + fusion.priorAge * prior) / (5.0 / 36 + prior)
+    XCTAssertEqual(try XCTUnwrap(fusion.fused).age, expected, accuracy: 1e-9)
+    XCTAssertLessThan(expected, 37)
+  }
+
+  func testSmallFacesWeighLess() throws {
+    XCTAssertEqual(EstimateFusion.reliability(faceWidth: 200), 1)
+    XCTAssertEqual(EstimateFusion.reliability(faceWidth: 64), 1)
+    XCTAssertEqual(EstimateFusion.reliability(faceWidth: 48), 0.25, accuracy: 1e-12)
+    XCTAssertEqual(EstimateFusion.reliability(faceWidth: 20), EstimateFusion.minimumWeight)
+    // A far face reads 10, then the same person close reads 35: the shown age
+    // follows the close face, not the mean of the two.
+    var fusion = EstimateFusion()
+    fusion.add(AgeGenderEstimate(age: 10, femaleProbability: 0.9, ageVariance: 36),
+      weight: EstimateFusion.reliability(faceWidth: 34))
+    fusion.add(AgeGenderEstimate(age: 35, femaleProbability: 0.9, ageVariance: 36),
+      weight: EstimateFusion.reliability(faceWidth: 70))
+    let prior = 1 / (fusion.priorSD * fusion.priorSD), far = EstimateFusion.minimumWeight / 36
+    let expected = (10 * far + 35.0 / 36 + fusion.priorAge * prior) / (far + 1.0 / 36 + prior)
+    XCTAssertEqual(try XCTUnwrap(fusion.fused).age, expected, accuracy: 1e-9)
+    XCTAssertGreaterThan(expected, 33, "unweighted, the far face would pull it to ~23")
+    // Weights scale the gender evidence too: log-odds are a weighted mean, and
+    // the evidence (sum of weights) sets the confidence.
+    var gender = EstimateFusion()
+    gender.add(AgeGenderEstimate(age: 30, femaleProbability: 0.9), weight: 1)
+    gender.add(AgeGenderEstimate(age: 30, femaleProbability: 0.2), weight: 0.25)
+    let mean = (logit(0.9) + 0.25 * logit(0.2)) / 1.25
+    XCTAssertEqual(try XCTUnwrap(gender.fused).femaleProbability, sigmoid(mean * 1.25.squareRoot()), accuracy: 1e-9)
   }
 
   func testAgeGroupsAreVoted() throws {
