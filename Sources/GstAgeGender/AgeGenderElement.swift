@@ -90,11 +90,11 @@ final class AgeGenderElement: @unchecked Sendable {
       kind: .int(min: 0, max: 1000, default: 5), mutableWhilePlaying: true),
     PropertySpec(
       id: Property.async.rawValue, name: "async", nick: "Asynchronous analysis",
-      blurb: "Analyse on a worker thread that takes a frame whenever it is free; the stream never waits and frames in between show the latest faces moved along their tracks. Off: every frame is analysed in the stream (exact per-frame results)",
+      blurb: "Analyse on a worker thread that takes one frame per detection interval (when it is free); the stream does not wait for it, and the frames in between show the latest faces moved along their tracks. Off: the analysis runs in the stream (exact results on the detection frames)",
       kind: .boolean(default: Settings().async), mutableWhilePlaying: false),
     PropertySpec(
       id: Property.maxLag.rawValue, name: "max-lag", nick: "Maximum lag",
-      blurb: "With async in a pipeline that is not live (a file), the stream waits for the worker when the faces it shows are more than this many frames old, so files are annotated throughout; live pipelines never wait",
+      blurb: "With async in a pipeline that is not live (a file), the stream waits for the worker when the faces it shows are older than the detection interval plus this many frames, so files are annotated throughout; live pipelines never wait",
       kind: .int(min: 0, max: 1000, default: Settings().maxLag), mutableWhilePlaying: true),
     PropertySpec(
       id: Property.tracking.rawValue, name: "tracking", nick: "Tracking",
@@ -124,8 +124,8 @@ final class AgeGenderElement: @unchecked Sendable {
     var detectionSize: Int32 = 300
     var closeUpDetection = true
     var align = true
-    var detectionInterval: Int32 = 1
-    var classificationInterval: Int32 = 1
+    var detectionInterval: Int32 = 8
+    var classificationInterval: Int32 = 24
     var trackMaxMissed: Int32 = 25
     var tracking = true
     var detector = DetectorKind.ssd
@@ -134,7 +134,7 @@ final class AgeGenderElement: @unchecked Sendable {
     var scaleFactor = 1.1
     var minNeighbors: Int32 = 5
     var async = true
-    var maxLag: Int32 = 8
+    var maxLag: Int32 = 0
 
     var analysisOptions: VideoAnalysisOptions {
       VideoAnalysisOptions(
@@ -153,6 +153,8 @@ final class AgeGenderElement: @unchecked Sendable {
     var worker: AsyncFaceAnalyzer?
     var pixelFormat: PixelFormat?
     var frame = 0
+    /// The last frame the worker took (async=true).
+    var lastOffered: Int?
     /// Whether upstream is live (asked at the first frame after caps).
     var live: Bool?
 
@@ -320,7 +322,7 @@ final class AgeGenderElement: @unchecked Sendable {
       // A new format or size starts a new scene: boxes of the old one mean nothing.
       if let worker = state!.worker { worker.reset() } else { state!.analyzer.reset() }
       state!.frame = 0
-      state!.live = nil
+      state!.lastOffered = nil
       return true
     }
   }
@@ -345,11 +347,19 @@ final class AgeGenderElement: @unchecked Sendable {
           if current.live == nil { current.live = upstreamIsLive(element) }
           // Wait for the worker only when nobody is watching the clock: a live
           // source, or playback paced by a synchronising sink, must never stall.
+          // The worker analyses one frame per detection interval (each analysis
+          // detects); the frames in between show its faces moved along their tracks.
+          let due = current.lastOffered.map { current.frame - $0 >= Int(s.detectionInterval) } ?? true
+          let taken: Bool
           if current.live == true || !runsAheadOfClock(element, frame.pointee.buffer) {
-            worker.offer(image, frame: current.frame, options: s.analysisOptions)
+            taken = worker.offer(image, frame: current.frame, options: s.analysisOptions, due: due)
           } else {
-            worker.offer(image, frame: current.frame, options: s.analysisOptions, maxLag: Int(s.maxLag))
+            // The shown faces come from at most one interval plus max-lag frames back.
+            taken = worker.offer(
+              image, frame: current.frame, options: s.analysisOptions,
+              maxLag: Int(s.detectionInterval) + Int(s.maxLag), due: due)
           }
+          if taken { current.lastOffered = current.frame }
           // Results older than a track may coast are not shown.
           if let snapshot = worker.snapshot, current.frame - snapshot.frame <= Int(s.trackMaxMissed) {
             faces = snapshot.faces(at: current.frame)

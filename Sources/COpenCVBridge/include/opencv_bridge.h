@@ -88,7 +88,8 @@ int32_t agb_ssd_detect(agb_net *net, const agb_image *image, const agb_input_spe
                        agb_error *err);
 
 /*
- * Cuts one chip per face and classifies all of them in one batch.
+ * Cuts one chip per face and classifies each (one forward per chip at batch 1:
+ * a varying batch makes cv::dnn re-plan the net on every change of shape).
  * transforms: count * 6 floats, each a 2x3 affine matrix mapping chip pixel
  * coordinates to image pixel coordinates (row-major: a b c / d e f, so
  * x_img = a*u + b*v + c). Chips are resampled with area averaging first when
