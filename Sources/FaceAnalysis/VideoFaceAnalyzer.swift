@@ -64,6 +64,9 @@ public final class VideoFaceAnalyzer {
     }
     let step = max(1, elapsedFrames)
     for _ in 1..<step { tracker.predict() }
+    // Count the frames first, so an interval means the same whether frames come
+    // one by one or (from the asynchronous worker) several at once.
+    for id in estimates.keys { estimates[id]!.framesSinceClassified += step }
     let since = framesSinceDetection.map { $0 + step }
     let detecting = since == nil || since! >= options.detectionInterval
     framesSinceDetection = detecting ? 0 : since
@@ -98,7 +101,6 @@ public final class VideoFaceAnalyzer {
     }
     let live = Set(tracker.tracks.map(\.id))
     estimates = estimates.filter { live.contains($0.key) }
-    for id in estimates.keys { estimates[id]!.framesSinceClassified += step }
 
     return tracker.tracks.compactMap { track in
       guard track.visible, let state = estimates[track.id], let fused = state.fusion.fused else { return nil }

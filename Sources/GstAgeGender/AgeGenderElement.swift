@@ -94,7 +94,7 @@ final class AgeGenderElement: @unchecked Sendable {
       kind: .boolean(default: Settings().async), mutableWhilePlaying: false),
     PropertySpec(
       id: Property.maxLag.rawValue, name: "max-lag", nick: "Maximum lag",
-      blurb: "With async in a pipeline that is not live (a file), the stream waits for the worker when the faces it shows are older than the detection interval plus this many frames, so files are annotated throughout; live pipelines never wait",
+      blurb: "With async in a pipeline that is not live (a file): how many frames late a detection frame's results may be shown (0: the stream waits for them, so files are annotated exactly as with async=false); live pipelines never wait",
       kind: .int(min: 0, max: 1000, default: Settings().maxLag), mutableWhilePlaying: true),
     PropertySpec(
       id: Property.tracking.rawValue, name: "tracking", nick: "Tracking",
@@ -354,10 +354,11 @@ final class AgeGenderElement: @unchecked Sendable {
           if current.live == true || !runsAheadOfClock(element, frame.pointee.buffer) {
             taken = worker.offer(image, frame: current.frame, options: s.analysisOptions, due: due)
           } else {
-            // The shown faces come from at most one interval plus max-lag frames back.
+            // A detection frame's results may arrive at most max-lag frames late
+            // (0: the stream waits for them, so each detection frame shows its own).
             taken = worker.offer(
               image, frame: current.frame, options: s.analysisOptions,
-              maxLag: Int(s.detectionInterval) + Int(s.maxLag), due: due)
+              maxLag: Int(s.detectionInterval) - 1 + Int(s.maxLag), due: due)
           }
           if taken { current.lastOffered = current.frame }
           // Results older than a track may coast are not shown.
