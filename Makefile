@@ -75,11 +75,11 @@ models-levi-hassner: deps $(VENV_PY)
 	$(VENV_PY) Models/fetch_models.py --group levi-hassner
 
 # Robustness (issue 6). `make fuzz`: libFuzzer with AddressSanitizer over the frame
-# path (real models) and the model-manifest reader for FUZZ_SECONDS in total
-# (scripts/fuzz.sh; standalone build in .build-fuzz). `make soak`: 20,000 frames
-# with faces at 480x270 through the element, RSS at frame 2,000 and 20,000 within
-# 2 MB (the test suite runs a 3,000-frame version). `make memcheck`: valgrind on a
-# short pipeline (scripts/memcheck.sh).
+# path (real models), the model-manifest reader and the dlib shape predictor reader
+# for FUZZ_SECONDS in total (scripts/fuzz.sh; standalone build in .build-fuzz).
+# `make soak`: 20,000 frames with faces at 480x270 through the element, RSS at frame
+# 2,000 and 20,000 within 2 MB (the test suite runs a 3,000-frame version).
+# `make memcheck`: valgrind on a short pipeline (scripts/memcheck.sh).
 .PHONY: fuzz soak memcheck
 FUZZ_SECONDS ?= 600
 SOAK_FRAMES  ?= 20000

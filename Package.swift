@@ -29,12 +29,10 @@ let package = Package(
       providers: [.apt(["libgstreamer1.0-dev", "libgstreamer-plugins-base1.0-dev"])]),
     .target(
       name: "COpenCVBridge", path: "Sources/COpenCVBridge",
-      cxxSettings: [.unsafeFlags(["-I\(openCVInclude)", "-O2"]), .define("DLIB_NO_GUI_SUPPORT")],
+      cxxSettings: [.unsafeFlags(["-I\(openCVInclude)", "-O2"])],
       linkerSettings: [
         .linkedLibrary("opencv_dnn"), .linkedLibrary("opencv_objdetect"), .linkedLibrary("opencv_imgproc"),
         .linkedLibrary("opencv_core"),
-        // dlib (face landmarks); its headers call LAPACK and BLAS directly.
-        .linkedLibrary("dlib"), .linkedLibrary("lapack"), .linkedLibrary("blas"),
       ]),
     // Image files for tools and tests only (imgcodecs pulls in GDAL: not in the plugin).
     .target(

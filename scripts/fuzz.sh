@@ -1,12 +1,14 @@
 #!/bin/sh
 # Fuzzing with libFuzzer (issue 6): `make fuzz`, or scripts/fuzz.sh [build|run].
 #
-# Two targets, both over the real code with AddressSanitizer (and its leak check):
+# Three targets, all over the real code with AddressSanitizer (and its leak check):
 #   fuzz-frame     frames of random size (1..512), every pixel format, row padding
 #                  and bytes through the analysis core with the real models
 #                  (VideoFaceAnalyzer with the SSD or Haar detector, landmarks, the
 #                  Cydral nets, the tracker; the classifier on chosen boxes; FaceOverlay)
 #   fuzz-manifest  random text through ModelManifest.parse
+#   fuzz-shapepredictor  bytes through ShapePredictor's reader of dlib's format (seed:
+#                  a small valid predictor), and what loads run on a small frame
 # The bodies are Tests/GstAgeGenderTests/FuzzTargets.swift (the test suite runs
 # them in-process with a seeded generator); the entry points are Fuzz/*.swift.
 #
@@ -15,7 +17,7 @@
 # it does not touch the package's own `swift build` / `swift test`.
 #
 # FUZZ_SECONDS (default 600) bounds the whole run: 4/5 for the frame target,
-# 1/5 for the manifest target. Crashes land in $FUZZ_DIR/artifacts and the
+# 1/10 each for the manifest and shape predictor targets. Crashes land in $FUZZ_DIR/artifacts and the
 # script exits non-zero. FUZZ_SEED fixes libFuzzer's seed (default: random).
 set -eu
 
@@ -38,7 +40,7 @@ EOF
   echo "fuzz: building the OpenCV bridge (clang++ -fsanitize=fuzzer-no-link,address)"
   for source in Sources/COpenCVBridge/*.cpp; do
     "$CLANGXX" -std=c++17 -O1 -g -fsanitize=fuzzer-no-link,address -fno-omit-frame-pointer \
-      -I Sources/COpenCVBridge/include -I/usr/include/opencv4 -DDLIB_NO_GUI_SUPPORT \
+      -I Sources/COpenCVBridge/include -I/usr/include/opencv4 \
       -c "$source" -o "$FUZZ_DIR/obj/$(basename "$source").o"
   done
   echo "fuzz: building FaceAnalysis (swiftc -sanitize=fuzzer,address)"
@@ -46,20 +48,23 @@ EOF
     -sanitize=fuzzer,address -I "$FUZZ_DIR/obj/include" \
     -emit-module -emit-module-path "$FUZZ_DIR/obj/FaceAnalysis.swiftmodule" \
     -c Sources/FaceAnalysis/*.swift -o "$FUZZ_DIR/obj/FaceAnalysis.o"
-  for target in Frame Manifest; do
+  for target in Frame Manifest ShapePredictor; do
     lower=$(echo "$target" | tr 'A-Z' 'a-z')
     echo "fuzz: linking fuzz-$lower"
     "$SWIFTC" -swift-version 5 -parse-as-library -O -g -sanitize=fuzzer,address -use-ld=lld \
       -I "$FUZZ_DIR/obj" -I "$FUZZ_DIR/obj/include" \
       Tests/GstAgeGenderTests/FuzzTargets.swift "Fuzz/${target}FuzzMain.swift" \
       "$FUZZ_DIR/obj/FaceAnalysis.o" "$FUZZ_DIR"/obj/*.cpp.o \
-      -lopencv_dnn -lopencv_objdetect -lopencv_imgproc -lopencv_core -ldlib -llapack -lblas -lstdc++ \
+      -lopencv_dnn -lopencv_objdetect -lopencv_imgproc -lopencv_core -lstdc++ \
       -o "$FUZZ_DIR/fuzz-$lower"
   done
 }
 
 seeds() {
-  mkdir -p "$FUZZ_DIR/corpus/frame" "$FUZZ_DIR/corpus/manifest" "$FUZZ_DIR/seeds/frame" "$FUZZ_DIR/seeds/manifest"
+  mkdir -p "$FUZZ_DIR/corpus/frame" "$FUZZ_DIR/corpus/manifest" "$FUZZ_DIR/seeds/frame" "$FUZZ_DIR/seeds/manifest" \
+    "$FUZZ_DIR/corpus/shapepredictor" "$FUZZ_DIR/seeds/shapepredictor"
+  # The shape predictor seed: a small valid model the target itself writes.
+  AGEGENDER_FUZZ_SEED="$FUZZ_DIR/seeds/shapepredictor/tiny.dat" "$FUZZ_DIR/fuzz-shapepredictor" -runs=0 >/dev/null 2>&1 || true
   cp -f Models/*.model "$FUZZ_DIR/seeds/manifest/"
   # A frame with a face: the astronaut portrait at 128x128 BGR behind a header
   # (format 0 = BGR, width and height 1 + 127, no padding, flags 0x87: detection size 300,
@@ -104,13 +109,14 @@ case "$MODE" in
   run | all)
     [ "$MODE" = run ] || build
     seeds
-    manifest_seconds=$((FUZZ_SECONDS / 5))
+    manifest_seconds=$((FUZZ_SECONDS / 10))
     [ "$manifest_seconds" -ge 1 ] || manifest_seconds=1
-    frame_seconds=$((FUZZ_SECONDS - manifest_seconds))
+    frame_seconds=$((FUZZ_SECONDS - 2 * manifest_seconds))
     [ "$frame_seconds" -ge 1 ] || frame_seconds=1
     status=0
     run_target frame "$frame_seconds" 65536 || status=1
     run_target manifest "$manifest_seconds" 4096 || status=1
+    run_target shapepredictor "$manifest_seconds" 8192 || status=1
     exit $status
     ;;
   *) echo "usage: scripts/fuzz.sh [build|run|all]" >&2; exit 2 ;;

@@ -8,7 +8,7 @@
 #   - definite leaks and invalid accesses (invalid read/write/free, uninitialised
 #     values, overlapping copies, bad syscall parameters) whose stack passes
 #     through our code: libgstagegender.so or a file under Sources/;
-#   - the same kinds elsewhere (GLib, GStreamer, OpenCV, dlib, ...) as a count,
+#   - the same kinds elsewhere (GLib, GStreamer, OpenCV, ...) as a count,
 #     after scripts/memcheck.supp and GLib's glib.supp.
 # Exits non-zero when an error attributed to our code exists, or when a run
 # does not complete (the pipeline must reach EOS under valgrind).

@@ -33,6 +33,23 @@ enum FileSystem {
     return String(decoding: bytes, as: UTF8.self)
   }
 
+  /// Runs `body` over a whole file's bytes (nil when it cannot be read or is
+  /// larger than `limit`). The bytes live in their own anonymous mapping, not
+  /// the malloc heap: freeing a 9 MB malloc block would raise glibc's dynamic
+  /// mmap threshold to 9 MB for the rest of the process.
+  static func withFileBytes<T>(_ path: String, limit: Int, _ body: (UnsafeRawBufferPointer?) throws -> T) rethrows -> T {
+    guard let size = fileSize(path), size <= limit, let file = fopen(path, "rb") else { return try body(nil) }
+    defer { fclose(file) }
+    let length = max(1, size)
+    guard let memory = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+      memory != MAP_FAILED
+    else { return try body(nil) }
+    defer { munmap(memory, length) }
+    // Fewer bytes than stat said: the file shrank while being read.
+    let read = fread(memory, 1, size, file)
+    return try body(UnsafeRawBufferPointer(start: memory, count: read))
+  }
+
   static func listDirectory(_ path: String) -> [String] {
     guard let dir = opendir(path) else { return [] }
     defer { closedir(dir) }

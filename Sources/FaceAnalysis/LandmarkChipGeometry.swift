@@ -1,10 +1,6 @@
-import COpenCVBridge
-
-/// dlib's 5-point shape predictor (through Debian's libdlib).
-public final class FaceLandmarker {
-  private let handle: OpaquePointer
-  private var boxes: [Float] = []
-  private var output: [Float] = []
+/// dlib's 5-point shape predictor (ShapePredictor: dlib's file, run in Swift).
+public final class FaceLandmarker: Sendable {
+  public let predictor: ShapePredictor
   public static let defaultModel = "dlib-landmarks5"
 
   public init(store: ModelStore, model: String = FaceLandmarker.defaultModel) throws {
@@ -12,36 +8,12 @@ public final class FaceLandmarker {
     guard manifest.role == .landmarks else {
       throw FaceAnalysisError.modelInvalid(path: manifest.file, reason: "model '\(model)' is not a landmark model")
     }
-    let path = try store.files(of: manifest).weights
-    var error = agb_error()
-    guard let loaded = agb_landmarker_load(path, &error) else {
-      throw FaceAnalysisError.modelInvalid(path: path, reason: error.text)
-    }
-    handle = loaded
+    predictor = try ShapePredictor(contentsOf: try store.files(of: manifest).weights)
   }
-
-  deinit { agb_landmarker_free(handle) }
 
   /// Landmarks per face, (x, y) in image pixels, in the model's part order.
   public func landmarks(for faces: [Box], in image: ImageView) throws -> [[(x: Double, y: Double)]] {
-    if faces.isEmpty { return [] }
-    boxes.removeAll(keepingCapacity: true)
-    for f in faces { boxes += [Float(f.x), Float(f.y), Float(f.width), Float(f.height)] }
-    let capacity = faces.count * 68 * 2
-    if output.count < capacity { output = Array(repeating: 0, count: capacity) }
-    var bridged = image.bridged
-    var error = agb_error()
-    let outCapacity = Int32(output.count)
-    let parts = boxes.withUnsafeBufferPointer { b in
-      output.withUnsafeMutableBufferPointer { o in
-        agb_landmarks(handle, &bridged, b.baseAddress, Int32(faces.count), o.baseAddress, outCapacity, &error)
-      }
-    }
-    guard parts > 0 else { throw FaceAnalysisError.inference(reason: error.text) }
-    let n = Int(parts)
-    return (0..<faces.count).map { i in
-      (0..<n).map { k in (Double(output[(i * n + k) * 2]), Double(output[(i * n + k) * 2 + 1])) }
-    }
+    try faces.map { try predictor.shape(in: image, box: $0) }
   }
 }
 
@@ -70,7 +42,9 @@ public final class LandmarkChipGeometry: FaceChipGeometry {
 
   public func placements(for faces: [Box], in image: ImageView) throws -> [FacePlacement] {
     try landmarker.landmarks(for: faces, in: image).enumerated().map { index, points in
-      points.count == Self.template.count ? Self.placement(fitting: points) : fallback.placement(for: faces[index])
+      // Non-finite points only come from an absurd (yet loadable) model.
+      points.count == Self.template.count && points.allSatisfy({ $0.x.isFinite && $0.y.isFinite })
+        ? Self.placement(fitting: points) : fallback.placement(for: faces[index])
     }
   }
 

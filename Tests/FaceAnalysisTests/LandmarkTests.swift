@@ -3,7 +3,7 @@ import FaceImageFiles
 import Foundation
 import XCTest
 
-/// FaceLandmarker (dlib 5-point) and LandmarkChipGeometry with the real model.
+/// FaceLandmarker (dlib's 5-point model, ShapePredictor) and LandmarkChipGeometry with the real model.
 final class LandmarkTests: XCTestCase {
   private func astronaut() throws -> (OwnedImage, Box) {
     let image = try Fixtures.image(Fixtures.astronautPath)
@@ -64,17 +64,11 @@ final class LandmarkTests: XCTestCase {
   }
 
   func testLandmarksAreTheSameInEveryPixelFormat() throws {
-    // landmarks.cpp converts the formats with its own channel table: check it too.
+    // ShapePredictor reads every packed layout itself: check its channel offsets.
     let (image, box) = try astronaut()
-    let bgrLandmarker = try Fixtures.landmarker()
-    guard let reference = try bgrLandmarker.landmarks(for: [box], in: image.view).first else { return XCTFail("no points") }
-    // landmarks.cpp keeps a BGR frame's pixels as its conversion buffer (`buffer = src`),
-    // so a later non-BGR frame is converted INTO the earlier frame's memory, freed or not
-    // (heap corruption). Until that is fixed, non-BGR frames go to a landmarker that
-    // never sees a BGR frame.
-    let otherLandmarker = try FaceLandmarker(store: ModelStore(directory: Fixtures.modelDirectory))
+    let landmarker = try Fixtures.landmarker()
+    guard let reference = try landmarker.landmarks(for: [box], in: image.view).first else { return XCTFail("no points") }
     for format in PixelFormat.allCases where format != .gray8 {
-      let landmarker = format == .bgr ? bgrLandmarker : otherLandmarker
       for extra in [0, 64] {
         let buffer = PixelBuffer.convert(image, to: format, stride: image.width * format.bytesPerPixel + extra)
         let points = try buffer.withView { try landmarker.landmarks(for: [box], in: $0) }.first ?? []

@@ -64,9 +64,6 @@ enum Fixtures {
     try require(modelDirectory + "/weights/\(landmarkWeights)", "model weights", file: file, line: line)
   }
 
-  // Only ever give this shared landmarker BGR images: landmarks.cpp keeps a BGR
-  // frame's memory as its conversion buffer and writes the next non-BGR frame into it
-  // (see LandmarkTests.testLandmarksAreTheSameInEveryPixelFormat).
   nonisolated(unsafe) private static var cachedLandmarker: FaceLandmarker?
 
   static func landmarker(file: StaticString = #filePath, line: UInt = #line) throws -> FaceLandmarker {

@@ -1,4 +1,5 @@
-// Fuzz targets over the frame path and the model-manifest reader (issue 6).
+// Fuzz targets over the frame path, the model-manifest reader and the dlib
+// shape predictor reader (issue 6).
 //
 // One source for two drivers: the test suite runs them in-process with a
 // seeded generator (FuzzTests.swift), and scripts/fuzz.sh compiles this file
@@ -186,6 +187,79 @@ enum ManifestFuzzTarget {
     precondition((0...2).contains(manifest.chipPadding), "chip padding \(manifest.chipPadding) accepted")
     precondition(manifest.ageGroups.allSatisfy { $0.lowerBound <= $0.upperBound })
     if manifest.format == .caffe { precondition(manifest.configFile != nil, "caffe model without config accepted") }
+  }
+}
+
+/// Bytes through ShapePredictor's reader of dlib's format: it either loads a
+/// predictor, which then runs on a small frame, or throws FaceAnalysisError;
+/// it never traps. The seed is a small valid predictor in dlib's format.
+enum ShapePredictorFuzzTarget {
+  nonisolated(unsafe) private static let frame = OwnedImage(width: 24, height: 20, format: .bgrx, fill: 0x5A)
+
+  static func run(_ data: UnsafeRawBufferPointer) {
+    guard let predictor = try? ShapePredictor(serialized: data, path: "fuzz.dat") else { return }
+    for box in [FaceAnalysis.Box(x: 3, y: 2, width: 16, height: 15), FaceAnalysis.Box(x: -10, y: 12, width: 18, height: 1e9)] {
+      let points = try? predictor.shape(in: frame.view, box: box)
+      precondition(points == nil || points!.count == predictor.partCount, "wrong number of parts")
+    }
+  }
+
+  /// 5 parts, 2 cascades of 2 depth-2 trees over 6 feature pixels.
+  static var seed: [UInt8] {
+    var out: [UInt8] = []
+    // dlib's pack_int: a byte count (bit 7: negative), then the magnitude, little endian.
+    func int(_ value: Int64) {
+      var magnitude = value.magnitude, body: [UInt8] = []
+      repeat {
+        body.append(UInt8(magnitude & 0xFF))
+        magnitude >>= 8
+      } while magnitude != 0
+      out.append(UInt8(body.count) | (value < 0 ? 0x80 : 0))
+      out += body
+    }
+    // float_details: mantissa * 2^exponent (any such pair reads back).
+    func float(_ value: Float) {
+      if value == 0 {
+        int(0)
+        int(0)
+        return
+      }
+      let mantissa = Int64(0x80_0000 | value.significandBitPattern)
+      int(value < 0 ? -mantissa : mantissa)
+      int(Int64(value.exponent) - 23)
+    }
+    func column(_ values: [Float]) {
+      int(-Int64(values.count))
+      int(-1)
+      values.forEach(float)
+    }
+    int(1)
+    column([0.86, 0.21, 0.65, 0.23, 0.12, 0.21, 0.33, 0.23, 0.49, 0.63])
+    int(2)
+    for c in 0..<2 {
+      int(2)
+      for t in 0..<2 {
+        int(3)
+        for s in 0..<3 {
+          int(Int64((c + t + s) % 6))
+          int(Int64((t + 2 * s + 1) % 6))
+          float(Float(s * 8 - 8))
+        }
+        int(4)
+        for l in 0..<4 { column((0..<10).map { Float((l * 10 + $0) % 7 - 3) / 256 }) }
+      }
+    }
+    int(2)
+    for c in 0..<2 {
+      int(6)
+      for i in 0..<6 { int(Int64((i + c) % 5)) }
+    }
+    int(2)
+    for c in 0..<2 {
+      int(6)
+      for i in 0..<12 { float(Float((i * 7 + c) % 11 - 5) / 32) }
+    }
+    return out
   }
 }
 

@@ -59,6 +59,35 @@ final class FuzzTests: XCTestCase {
     XCTAssertGreaterThan(target.framesWithFaces, 0, "the seeded inputs reach the classifier")
   }
 
+  /// The shape predictor reader on its seed (a small valid model) and mutants
+  /// of it, ~2 s: every input loads or throws, and what loads runs.
+  func testSeededShapePredictorFuzzing() throws {
+    let seed = ShapePredictorFuzzTarget.seed
+    XCTAssertNoThrow(try ShapePredictor(serialized: seed, path: "seed"), "the seed is a valid predictor")
+    var generator = SeededBytes(seed: 6)
+    let deadline = monotonicSeconds() + 2
+    var runs = 0, loaded = 0
+    while monotonicSeconds() < deadline {
+      var bytes = seed
+      for _ in 0..<(1 + Int(generator.next() % 4)) where !bytes.isEmpty {
+        let at = Int(generator.next() % UInt64(bytes.count))
+        switch generator.next() % 4 {
+        case 0: bytes[at] = UInt8(truncatingIfNeeded: generator.next())
+        case 1: bytes.insert(UInt8(truncatingIfNeeded: generator.next()), at: at)
+        case 2: bytes.remove(at: at)
+        default: bytes = Array(bytes.prefix(at))
+        }
+      }
+      remember(bytes, "shapepredictor")
+      bytes.withUnsafeBytes { ShapePredictorFuzzTarget.run($0) }
+      if (try? ShapePredictor(serialized: bytes, path: "x")) != nil { loaded += 1 }
+      runs += 1
+    }
+    print("shape predictor fuzzing: \(runs) inputs, \(loaded) loaded")
+    XCTAssertGreaterThan(runs, 1000)
+    XCTAssertGreaterThan(loaded, 0, "some mutants still load (inference on them ran)")
+  }
+
   /// Mutated real manifests, spliced lines and random text through
   /// ModelManifest.parse, ~6 s.
   func testSeededManifestFuzzing() throws {

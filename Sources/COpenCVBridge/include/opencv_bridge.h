@@ -113,17 +113,6 @@ int32_t agb_draw_labelled_box(agb_image *image, int32_t x, int32_t y, int32_t wi
                               int32_t height, const char *label, uint8_t r, uint8_t g,
                               uint8_t b, agb_error *err);
 
-/*
- * Face landmarks with a dlib shape predictor (Debian's libdlib), e.g. the CC0
- * 5-point model. boxes: count * 4 floats (x, y, width, height in pixels);
- * out: count * parts * 2 floats (x, y per part). Returns parts, or -1.
- */
-typedef struct agb_landmarker agb_landmarker;
-agb_landmarker *agb_landmarker_load(const char *path, agb_error *err);
-void agb_landmarker_free(agb_landmarker *landmarker);
-int32_t agb_landmarks(agb_landmarker *landmarker, const agb_image *image, const float *boxes, int32_t count,
-                      float *out, int32_t out_capacity, agb_error *err);
-
 /* Frees memory the bridge (or opencv_image_io.h) handed out. */
 void agb_free(void *pointer);
 
