@@ -242,6 +242,8 @@ void agb_net_free(agb_net *net) {
   }
 }
 
+void agb_release_free_memory(void) { malloc_trim(0); }
+
 void agb_set_num_threads(int32_t threads) {
   try {
     cv::setNumThreads(threads);

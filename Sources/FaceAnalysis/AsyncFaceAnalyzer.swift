@@ -38,15 +38,18 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
   }
 
   private let analyzer: VideoFaceAnalyzer
-  /// Runs on the worker before each frame: where settings that the detector
-  /// and tracker read are applied, so only the worker ever touches them.
+  /// Runs before each analysis: where settings that the detector and tracker
+  /// read are applied, so only the analysing thread ever touches them (the
+  /// worker, or the caller of `offer(maxLag:)`; `busy` keeps them apart).
   private let prepare: () -> Void
   private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
   private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
   /// Signalled whenever the worker finishes a frame.
   private let done = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
   private var thread = pthread_t()
+  /// Accepting frames (until `stop`).
   private var running = false
+  private var threadStarted = false
 
   // Guarded by `lock`.
   private var job: (frame: Int, options: VideoAnalysisOptions)?
@@ -66,11 +69,20 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
     pthread_mutex_init(lock, nil)
     pthread_cond_init(wake, nil)
     pthread_cond_init(done, nil)
+    running = true
+  }
+
+  /// Starts the worker thread the first time a frame is handed over (a file
+  /// whose stream waits for every analysis never needs one). Called with
+  /// `lock` held.
+  private func startThreadLocked() -> Bool {
+    if threadStarted { return true }
     let context = Unmanaged.passUnretained(self).toOpaque()
-    running = pthread_create(&thread, nil, { context in
+    threadStarted = pthread_create(&thread, nil, { context in
       Unmanaged<AsyncFaceAnalyzer>.fromOpaque(context!).takeUnretainedValue().work()
       return nil
     }, context) == 0
+    return threadStarted
   }
 
   deinit {
@@ -91,8 +103,9 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
     stopping = true
     pthread_cond_signal(wake)
     pthread_cond_broadcast(done)
+    let started = threadStarted
     pthread_mutex_unlock(lock)
-    pthread_join(thread, nil)
+    if started { pthread_join(thread, nil) }
     running = false
   }
 
@@ -108,7 +121,7 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
 
   /// For streams that must not run ahead of the analysis (files): when the
   /// latest results are more than `maxLag` frames behind `frame`, waits for the
-  /// worker to finish, analyses this frame (due or not) and waits for it.
+  /// worker to finish, then analyses this frame (due or not) on the calling thread.
   /// Otherwise offers the frame like `offer`. Returns at once when the worker
   /// is stopping; returns whether the worker took this frame.
   @discardableResult
@@ -122,9 +135,11 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
     while running && !stopping && (latest.map { frame - $0.frame > maxLag } ?? true) {
       if job != nil || busy {
         pthread_cond_wait(done, lock)
-      } else if enqueueLocked(image, frame: frame, options: options) {
-        // This very frame is analysed: nothing more to offer.
-        while running && !stopping && (job != nil || busy) { pthread_cond_wait(done, lock) }
+      } else if running && !stopping {
+        // The worker is idle and we would only wait for it: analyse this very
+        // frame here, in place (no copy of the frame, no thread hop). `busy`
+        // keeps the worker off meanwhile.
+        analyseLocked(image, frame: frame, options: options)
         return true
       } else {
         return false
@@ -134,7 +149,7 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
   }
 
   private func enqueueLocked(_ image: ImageView, frame: Int, options: VideoAnalysisOptions) -> Bool {
-    guard running, job == nil, !busy, !stopping else { return false }
+    guard running, job == nil, !busy, !stopping, startThreadLocked() else { return false }
     let rowBytes = image.width * image.format.bytesPerPixel
     let needed = rowBytes * image.height
     if needed > copyCapacity {
@@ -179,34 +194,38 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
     pthread_mutex_unlock(lock)
   }
 
+  /// Runs one analysis on the calling thread; called and returns with `lock` held.
+  private func analyseLocked(_ view: ImageView, frame: Int, options: VideoAnalysisOptions) {
+    let elapsed = lastFrame.map { max(1, frame - $0) } ?? 1
+    lastFrame = frame
+    busy = true
+    pthread_mutex_unlock(lock)
+    var result: Snapshot?
+    var error: Error?
+    do {
+      prepare()
+      let faces = try analyzer.process(view, options: options, elapsedFrames: elapsed)
+      var velocities: [UInt64: (Double, Double, Double, Double)] = [:]
+      for track in analyzer.tracker.tracks { velocities[track.id] = track.velocity }
+      result = Snapshot(frame: frame, faces: faces, velocities: velocities)
+    } catch let e {
+      error = e
+    }
+    pthread_mutex_lock(lock)
+    if let result { latest = result }
+    if let error { failure = error }
+    busy = false
+    pthread_cond_broadcast(done)
+  }
+
   private func work() {
     pthread_mutex_lock(lock)
     while true {
       while job == nil && !stopping { pthread_cond_wait(wake, lock) }
       if stopping { break }
       let current = job!
-      let view = copyView!
-      let elapsed = lastFrame.map { max(1, current.frame - $0) } ?? 1
-      lastFrame = current.frame
-      busy = true
-      pthread_mutex_unlock(lock)
-      var result: Snapshot?
-      var error: Error?
-      do {
-        prepare()
-        let faces = try analyzer.process(view, options: current.options, elapsedFrames: elapsed)
-        var velocities: [UInt64: (Double, Double, Double, Double)] = [:]
-        for track in analyzer.tracker.tracks { velocities[track.id] = track.velocity }
-        result = Snapshot(frame: current.frame, faces: faces, velocities: velocities)
-      } catch let e {
-        error = e
-      }
-      pthread_mutex_lock(lock)
-      if let result { latest = result }
-      if let error { failure = error }
       job = nil
-      busy = false
-      pthread_cond_broadcast(done)
+      analyseLocked(copyView!, frame: current.frame, options: current.options)
     }
     pthread_mutex_unlock(lock)
   }

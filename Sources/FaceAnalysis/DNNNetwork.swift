@@ -55,3 +55,9 @@ public enum InferenceThreads {
     set { agb_set_num_threads(Int32(newValue)) }
   }
 }
+
+/// Returns the memory of freed models to the system (see agb_release_free_memory);
+/// call after dropping the detectors and classifiers.
+public func releaseFreedModelMemory() {
+  agb_release_free_memory()
+}

@@ -301,12 +301,15 @@ final class AgeGenderElement: @unchecked Sendable {
   }
 
   func stop() -> Bool {
-    let dropped = state.withLock { current -> State? in
+    var dropped = state.withLock { current -> State? in
       let old = current
       current = nil
       return old
     }
     dropped?.worker?.stop()
+    // Free the models (this was the last reference), then trim the heap.
+    dropped = nil
+    releaseFreedModelMemory()
     return true
   }
 

@@ -67,6 +67,11 @@ agb_net *agb_net_load_caffe(const char *prototxt_path, const char *model_path, a
 agb_net *agb_net_load_onnx(const char *model_path, agb_error *err);
 void agb_net_free(agb_net *net);
 
+/* Hands the heap's free pages back to the system (glibc malloc_trim): the
+ * models take ~90 MB in many blocks, which glibc would otherwise keep mapped
+ * after an element stops. */
+void agb_release_free_memory(void);
+
 /* Runs one forward pass on a zero input of the spec's size (batch of `batch`),
  * so weights that parsed but do not fit the graph fail here, at load time, not
  * on the first frame. Returns the number of output values per batch item, or -1. */
