@@ -18,7 +18,24 @@ final class LifecycleTests: XCTestCase {
   /// RSS of one sample moves from cycle to cycle, so the rule compares its
   /// floor, the least RSS over cycles 11-20 and over 191-200: a leak lifts
   /// every sample. The heap bytes in use (malloc_info) are compared too.
+  ///
+  /// The cycles run in a fresh process (this test binary, started again for
+  /// this one test): the rule is about a host process running the element, and
+  /// in the suite's own process, after ~180 other tests and their threads, the
+  /// floor moved by up to 30 MB with the heap in use flat (glibc arenas of
+  /// earlier threads), which says nothing about this element.
   func test200StateCyclesKeepMemoryAndThreadsFlat() throws {
+    let name = "GstAgeGenderTests.LifecycleTests/test200StateCyclesKeepMemoryAndThreadsFlat"
+    if ProcessInfo.processInfo.environment["AGEGENDER_LIFECYCLE_CHILD"] != "1" {
+      let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+      let child = try runProcess(executable, [name], environment: ["AGEGENDER_LIFECYCLE_CHILD": "1"],
+        timeoutSeconds: 600)
+      let lines = (child.stdout + child.stderr).split(separator: "\n")
+      for line in lines where line.hasPrefix("lifecycle:") || line.contains("error:") { print(line) }
+      XCTAssertEqual(child.status, 0, "the lifecycle run in its own process failed:\n" + lines.suffix(30).joined(separator: "\n"))
+      XCTAssertTrue(lines.contains { $0.hasPrefix("lifecycle: RSS after cycle 20") }, "the child ran no cycles")
+      return
+    }
     let pipeline = try Pipeline(
       "videotestsrc num-buffers=2 pattern=ball ! video/x-raw,width=160,height=120 ! videoconvert "
         + "! agegender name=ag ! fakesink")
