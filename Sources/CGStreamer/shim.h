@@ -98,6 +98,7 @@ static inline GstBuffer * agb_buffer_ref (GstBuffer * b) { return gst_buffer_ref
 static inline GstMessageType agb_message_type (GstMessage * m) { return GST_MESSAGE_TYPE (m); }
 static inline GstObject * agb_message_src (GstMessage * m) { return GST_MESSAGE_SRC (m); }
 static inline GstClockTime agb_buffer_pts (GstBuffer * b) { return GST_BUFFER_PTS (b); }
+static inline GstClockTime agb_buffer_duration (GstBuffer * b) { return GST_BUFFER_DURATION (b); }
 static inline gboolean agb_buffer_is_writable (GstBuffer * b) { return gst_buffer_is_writable (b); }
 
 /* G_OBJECT_GET_CLASS + g_object_class_find_property. */
