@@ -30,6 +30,9 @@ CLANGXX=${CLANGXX:-$(dirname "$(command -v "$SWIFTC")")/clang++}
 MODE=${1:-all}
 
 build() {
+  # Start from an empty object folder: a stale object of a removed source
+  # (e.g. the old dlib landmarks.cpp) would otherwise be linked in.
+  rm -rf "$FUZZ_DIR/obj"
   mkdir -p "$FUZZ_DIR/obj/include"
   cat >"$FUZZ_DIR/obj/include/module.modulemap" <<EOF
 module COpenCVBridge {
