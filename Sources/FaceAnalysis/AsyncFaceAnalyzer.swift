@@ -123,7 +123,7 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
   /// latest results are more than `maxLag` frames behind `frame`, waits for the
   /// worker to finish, then analyses this frame (due or not) on the calling thread.
   /// Otherwise offers the frame like `offer`. Returns at once when the worker
-  /// is stopping; returns whether the worker took this frame.
+  /// is stopping; returns whether this frame was analysed or taken.
   @discardableResult
   public func offer(_ image: ImageView, frame: Int, options: VideoAnalysisOptions, maxLag: Int, due: Bool = true)
     -> Bool
@@ -135,14 +135,12 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
     while running && !stopping && (latest.map { frame - $0.frame > maxLag } ?? true) {
       if job != nil || busy {
         pthread_cond_wait(done, lock)
-      } else if running && !stopping {
+      } else {
         // The worker is idle and we would only wait for it: analyse this very
         // frame here, in place (no copy of the frame, no thread hop). `busy`
         // keeps the worker off meanwhile.
         analyseLocked(image, frame: frame, options: options)
         return true
-      } else {
-        return false
       }
     }
     return due && enqueueLocked(image, frame: frame, options: options)

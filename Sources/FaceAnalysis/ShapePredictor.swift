@@ -172,13 +172,7 @@ public struct ShapePredictor: Sendable {
     self.thresholds = thresholds
     self.leaves = leaves
     // find_similarity_transform's "from" half, in double as dlib computes it.
-    var meanX = 0.0, meanY = 0.0
-    for p in 0..<partCount {
-      meanX += Double(initialShape[2 * p])
-      meanY += Double(initialShape[2 * p + 1])
-    }
-    meanX /= Double(partCount)
-    meanY /= Double(partCount)
+    let (meanX, meanY) = Self.centroid(initialShape, parts: partCount)
     var centred = [Double](repeating: 0, count: shapeLength), variance = 0.0
     for p in 0..<partCount {
       centred[2 * p] = Double(initialShape[2 * p]) - meanX
@@ -268,6 +262,17 @@ public struct ShapePredictor: Sendable {
     }
   }
 
+  /// Mean point of a shape stored as x0, y0, x1, y1, ..., summed in double as dlib does.
+  private static func centroid<C: RandomAccessCollection>(_ shape: C, parts: Int) -> (Double, Double)
+  where C.Element == Float, C.Index == Int {
+    var meanX = 0.0, meanY = 0.0
+    for p in 0..<parts {
+      meanX += Double(shape[shape.startIndex + 2 * p])
+      meanY += Double(shape[shape.startIndex + 2 * p + 1])
+    }
+    return (meanX / Double(parts), meanY / Double(parts))
+  }
+
   /// extract_feature_pixel_values: each feature pixel, placed relative to its
   /// anchor part of the current shape, read as (r + g + b) / 3, or 0 outside the image.
   private func extractFeatures(
@@ -278,13 +283,7 @@ public struct ShapePredictor: Sendable {
     // (Umeyama; the closed form for 2-D), only its 2x2 part, cast to float.
     var m00: Float = 1, m01: Float = 0, m10: Float = 0, m11: Float = 1
     if partCount > 1 && referenceVariance != 0 {
-      var meanX = 0.0, meanY = 0.0
-      for p in 0..<partCount {
-        meanX += Double(shape[2 * p])
-        meanY += Double(shape[2 * p + 1])
-      }
-      meanX /= Double(partCount)
-      meanY /= Double(partCount)
+      let (meanX, meanY) = Self.centroid(shape, parts: partCount)
       var dot = 0.0, cross = 0.0
       for p in 0..<partCount {
         let fx = centredReference[2 * p], fy = centredReference[2 * p + 1]
