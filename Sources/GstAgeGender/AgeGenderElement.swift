@@ -351,8 +351,12 @@ final class AgeGenderElement: @unchecked Sendable {
           // Wait for the worker only when nobody is watching the clock: a live
           // source, or playback paced by a synchronising sink, must never stall.
           // The worker analyses one frame per detection interval (each analysis
-          // detects); the frames in between show its faces moved along their tracks.
-          let due = current.lastOffered.map { current.frame - $0 >= Int(s.detectionInterval) } ?? true
+          // detects), and the next frames too while a new track warms up (is
+          // classified on several frames); the frames in between show its faces
+          // moved along their tracks.
+          let warmingUp = worker.snapshot?.warmingUp == true
+          let detectionDue = current.lastOffered.map { current.frame - $0 >= Int(s.detectionInterval) } ?? true
+          let due = warmingUp || detectionDue
           let taken: Bool
           if current.live == true || !runsAheadOfClock(element, frame.pointee.buffer) {
             taken = worker.offer(image, frame: current.frame, options: s.analysisOptions, due: due)
@@ -361,9 +365,11 @@ final class AgeGenderElement: @unchecked Sendable {
             // (0: the stream waits for them, so each detection frame shows its own).
             taken = worker.offer(
               image, frame: current.frame, options: s.analysisOptions,
-              maxLag: Int(s.detectionInterval) - 1 + Int(s.maxLag), due: due)
+              maxLag: warmingUp ? Int(s.maxLag) : Int(s.detectionInterval) - 1 + Int(s.maxLag), due: due)
           }
-          if taken { current.lastOffered = current.frame }
+          // A warm-up frame does not move the detection schedule (the analyser
+          // keeps its own, so async=true annotates a file as async=false does).
+          if taken && (detectionDue || !warmingUp) { current.lastOffered = current.frame }
           // Results older than a track may coast are not shown.
           if let snapshot = worker.snapshot, current.frame - snapshot.frame <= Int(s.trackMaxMissed) {
             faces = snapshot.faces(at: current.frame)

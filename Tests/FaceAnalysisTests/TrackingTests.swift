@@ -265,7 +265,7 @@ final class IntervalTests: XCTestCase {
       ids.formUnion(faces.map(\.trackID))
     }
     XCTAssertEqual(detector.calls, 4, "frames 0, 5, 10, 15")
-    XCTAssertEqual(classifier.faces, 2, "frames 0 and 10")
+    XCTAssertEqual(classifier.faces, 4, "frames 0, 1, 2 (the new track's warm-up) and 15 (due on a detection frame)")
     XCTAssertEqual(ids, [1])
 
     // Every-frame mode does all the work every frame.
@@ -275,6 +275,42 @@ final class IntervalTests: XCTestCase {
     for _ in 0..<6 { _ = try every.process(image.view, options: VideoAnalysisOptions()) }
     XCTAssertEqual(everyDetector.calls, 6)
     XCTAssertEqual(everyClassifier.faces, 6)
+  }
+
+  /// A new track is classified on each of its first three frames, detection
+  /// frames or not (its tracked box), and shows their fused estimate; then it is
+  /// re-classified only on detection frames, every classification interval.
+  func testANewTrackWarmsUpOnItsFirstFramesThenFollowsTheInterval() throws {
+    try Fixtures.requireModels()
+    let image = try Fixtures.image(Fixtures.astronautPath)
+    let detector = CountingDetector(try Fixtures.detector())
+    let classifier = CountingClassifier(try Fixtures.classifier())
+    let analyzer = VideoFaceAnalyzer(detector: detector, classifier: classifier)
+    let options = VideoAnalysisOptions(detectionInterval: 8, classificationInterval: 24)
+    var classifiedAt: [Int] = []
+    var warming: [Bool] = []
+    for frame in 0..<34 {
+      let before = classifier.faces
+      let faces = try analyzer.process(image.view, options: options)
+      XCTAssertEqual(faces.count, 1, "frame \(frame)")
+      if classifier.faces > before { classifiedAt.append(frame) }
+      warming.append(analyzer.isWarmingUp)
+    }
+    XCTAssertEqual(classifiedAt, [0, 1, 2, 32], "warm-up on frames 0-2, then the first detection frame ≥ 24 frames on")
+    XCTAssertEqual(detector.calls, 5, "frames 0, 8, 16, 24, 32: the warm-up does not detect")
+    XCTAssertEqual(Array(warming.prefix(3)), [true, true, false], "warming up until the third classification")
+
+    // One frame of warm-up is the old behaviour: classified on frame 0, then 24.
+    let once = CountingClassifier(try Fixtures.classifier())
+    let plain = VideoFaceAnalyzer(detector: try Fixtures.detector(), classifier: once)
+    var onceAt: [Int] = []
+    for frame in 0..<34 {
+      let before = once.faces
+      _ = try plain.process(image.view, options: VideoAnalysisOptions(detectionInterval: 8, classificationInterval: 24,
+        warmupClassifications: 1))
+      if once.faces > before { onceAt.append(frame) }
+    }
+    XCTAssertEqual(onceAt, [0, 24])
   }
 
   /// The image zoomed by `factor` about (cx, cy), nearest neighbour (BGR).
@@ -299,7 +335,7 @@ final class IntervalTests: XCTestCase {
     let closer = zoomed(image, factor: 1.45, cx: face.centerX, cy: face.centerY)
     let classifier = CountingClassifier(try Fixtures.classifier())
     let analyzer = VideoFaceAnalyzer(detector: try Fixtures.detector(), classifier: classifier)
-    let options = VideoAnalysisOptions(classificationInterval: 1000)
+    let options = VideoAnalysisOptions(classificationInterval: 1000, warmupClassifications: 1)
     let first = try analyzer.process(image.view, options: options)
     _ = try analyzer.process(image.view, options: options)
     XCTAssertEqual(classifier.faces, 1, "not due again")

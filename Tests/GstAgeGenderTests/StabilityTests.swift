@@ -1,0 +1,74 @@
+import AgeGenderMeta
+import XCTest
+
+/// Issue 4's stability rule on the three shared clips, with default settings
+/// (the same figures `agegender-stability` prints): every track of at least
+/// 10 frames shows no gender flip and an age standard deviation of at most
+/// 3 years, and no person gets a second id.
+final class StabilityTests: XCTestCase {
+  override func setUpWithError() throws { try Fixtures.setUp() }
+
+  struct TrackFigures {
+    var frames = 0
+    var flips = 0
+    var ages: [Double] = []
+    var lastGender = ""
+    var ageSD: Double {
+      let mean = ages.reduce(0, +) / Double(max(1, ages.count))
+      return (ages.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, ages.count))).squareRoot()
+    }
+  }
+
+  private func figures(_ clip: String) throws -> [UInt64: TrackFigures] {
+    let video = try Fixtures.video(clip)
+    let (frames, _) = try PipelineRun.collect(
+      "filesrc location=\(video) ! decodebin ! videoconvert ! agegender draw=false ! appsink name=sink sync=false")
+    var tracks: [UInt64: TrackFigures] = [:]
+    for frame in frames {
+      for face in frame.faces ?? [] {
+        var t = tracks[face.trackID] ?? TrackFigures()
+        t.frames += 1
+        if !t.lastGender.isEmpty && t.lastGender != face.gender { t.flips += 1 }
+        t.lastGender = face.gender
+        t.ages.append(face.age)
+        tracks[face.trackID] = t
+      }
+    }
+    for (id, t) in tracks.sorted(by: { $0.key < $1.key }) {
+      print(String(format: "stability %@: track %llu, %d frames, %d flips, age SD %.2f", clip, id, t.frames, t.flips, t.ageSD))
+    }
+    return tracks
+  }
+
+  private func assertSteady(_ tracks: [UInt64: TrackFigures], _ clip: String) {
+    for (id, t) in tracks where t.frames >= 10 {
+      XCTAssertEqual(t.flips, 0, "\(clip): track \(id) flipped its gender")
+      XCTAssertLessThanOrEqual(t.ageSD, 3, "\(clip): track \(id) age SD \(t.ageSD) years")
+    }
+  }
+
+  func testHeadPoseClip() throws {
+    let clip = "head-pose-face-detection-female-and-male.mp4"
+    let tracks = try figures(clip)
+    assertSteady(tracks, clip)
+    XCTAssertEqual(tracks.count, 2, "two people, one id each")
+    XCTAssertTrue(tracks.values.allSatisfy { $0.frames >= 50 }, "both followed through the 56 frames")
+  }
+
+  func testWalkingAndPauseClip() throws {
+    let clip = "face-demographics-walking-and-pause.mp4"
+    let tracks = try figures(clip)
+    assertSteady(tracks, clip)
+    XCTAssertEqual(tracks.count, 3, "three people, one id each")
+  }
+
+  /// The known gap: faces of ~25 px; res10 at detection-size=300 finds only one
+  /// of the two people, late. What is found must still not switch ids.
+  func testWalkingClip() throws {
+    let clip = "face-demographics-walking.mp4"
+    let tracks = try figures(clip)
+    assertSteady(tracks, clip)
+    XCTAssertGreaterThanOrEqual(tracks.count, 1, "someone is found")
+    XCTAssertLessThanOrEqual(tracks.count, 2, "two people, no second id for either")
+  }
+}
