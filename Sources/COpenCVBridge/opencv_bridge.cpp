@@ -185,6 +185,37 @@ void cut_chip(const cv::Mat &src, const float t[6], int w, int h, cv::Mat &dst, 
                  cv::BORDER_CONSTANT, cv::Scalar::all(0));
 }
 
+
+// The grey pixels of `region` (image pixels, may stick out: edges repeated),
+// area-resampled to out_w x out_h.
+void grey_region(const cv::Mat &src, int32_t format, const cv::Rect &region, int out_w, int out_h, cv::Mat &out) {
+  if (region.width <= 0 || region.height <= 0) throw std::invalid_argument("empty region");
+  const cv::Rect inside = region & cv::Rect(0, 0, src.cols, src.rows);
+  cv::Mat staging;
+  if (inside.area() > 0) {
+    cv::copyMakeBorder(src(inside), staging, inside.y - region.y, region.br().y - inside.br().y,
+                       inside.x - region.x, region.br().x - inside.br().x, cv::BORDER_REPLICATE);
+  } else {
+    staging = cv::Mat::zeros(region.height, region.width, src.type());
+  }
+  cv::Mat grey;
+  if (staging.channels() == 1) {
+    grey = staging;
+  } else {
+    cv::Mat bgr;
+    to_three_channels(staging, format, false, bgr);
+    cv::cvtColor(bgr, grey, cv::COLOR_BGR2GRAY);
+  }
+  cv::resize(grey, out, cv::Size(out_w, out_h), 0, 0, cv::INTER_AREA);
+}
+
+// Offset (-0.5..0.5) of a peak from its integer position, by a parabola through it and its neighbours.
+double subpixel(double left, double centre, double right) {
+  const double d = left - 2 * centre + right;
+  if (std::fabs(d) < 1e-9) return 0;
+  return std::max(-0.5, std::min(0.5, 0.5 * (left - right) / d));
+}
+
 }  // namespace
 
 extern "C" {
@@ -401,6 +432,60 @@ int32_t agb_draw_labelled_box(agb_image *image, int32_t x, int32_t y, int32_t wi
     const cv::Scalar ink = luma > 140 ? colour_in(image->format, 0, 0, 0) : colour_in(image->format, 255, 255, 255);
     cv::putText(canvas, label, cv::Point(left + pad, top + pad + text.height), font, font_scale, ink,
                 text_thickness, cv::LINE_AA);
+    return 0;
+  });
+}
+
+int32_t agb_grey_patch(const agb_image *image, float x, float y, float width, float height, int32_t size,
+                       uint8_t *patch, agb_error *err) {
+  return guarded(err, -1, [&]() -> int32_t {
+    if (patch == nullptr) throw std::invalid_argument("null argument");
+    if (size <= 0 || size > 256) throw std::invalid_argument("patch size " + std::to_string(size));
+    if (!(width >= 1 && height >= 1 && width < 1e6f && height < 1e6f && std::fabs(x) < 1e6f && std::fabs(y) < 1e6f))
+      throw std::invalid_argument("region out of range");
+    const cv::Mat src = wrap(image);
+    const cv::Rect region((int)std::lround(x), (int)std::lround(y), std::max(1, (int)std::lround(width)),
+                          std::max(1, (int)std::lround(height)));
+    cv::Mat out(size, size, CV_8UC1, patch);
+    cv::Mat resized;
+    grey_region(src, image->format, region, size, size, resized);
+    resized.copyTo(out);
+    return 0;
+  });
+}
+
+int32_t agb_find_patch(const agb_image *image, const uint8_t *patch, int32_t size, float x, float y, float width,
+                       float height, float margin, float *found_x, float *found_y, float *score, agb_error *err) {
+  return guarded(err, -1, [&]() -> int32_t {
+    if (patch == nullptr || found_x == nullptr || found_y == nullptr || score == nullptr)
+      throw std::invalid_argument("null argument");
+    if (size <= 0 || size > 256) throw std::invalid_argument("patch size " + std::to_string(size));
+    if (!(margin >= 0 && margin <= 4)) throw std::invalid_argument("search margin out of range");
+    if (!(width >= 1 && height >= 1 && width < 1e6f && height < 1e6f && std::fabs(x) < 1e6f && std::fabs(y) < 1e6f))
+      throw std::invalid_argument("region out of range");
+    const cv::Mat src = wrap(image);
+    // The search window, at the patch's scale: the region plus `margin` of it on every side.
+    const int border = std::max(1, (int)std::lround(margin * size));
+    const int window = size + 2 * border;
+    const double sx = size / (double)width, sy = size / (double)height;
+    const cv::Rect region((int)std::lround(x - border / sx), (int)std::lround(y - border / sy),
+                          std::max(1, (int)std::lround(window / sx)), std::max(1, (int)std::lround(window / sy)));
+    cv::Mat search, result;
+    grey_region(src, image->format, region, window, window, search);
+    const cv::Mat templ(size, size, CV_8UC1, const_cast<uint8_t *>(patch));
+    cv::matchTemplate(search, templ, result, cv::TM_CCOEFF_NORMED);
+    double best = 0;
+    cv::Point at;
+    cv::minMaxLoc(result, nullptr, &best, nullptr, &at);
+    double px = at.x, py = at.y;
+    if (at.x > 0 && at.x < result.cols - 1)
+      px += subpixel(result.at<float>(at.y, at.x - 1), best, result.at<float>(at.y, at.x + 1));
+    if (at.y > 0 && at.y < result.rows - 1)
+      py += subpixel(result.at<float>(at.y - 1, at.x), best, result.at<float>(at.y + 1, at.x));
+    // Window pixels back to image pixels (the window's actual scale after rounding).
+    *found_x = (float)(region.x + px * region.width / (double)window);
+    *found_y = (float)(region.y + py * region.height / (double)window);
+    *score = std::isfinite(best) ? (float)best : -1.0f;
     return 0;
   });
 }

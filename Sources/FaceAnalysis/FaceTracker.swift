@@ -19,6 +19,15 @@ public final class FaceTracker {
     public internal(set) var missed: Int = 0
     /// Whether the last detection pass matched it (what is shown).
     public internal(set) var visible: Bool = true
+    /// The box of its last matched detection (velocity is measured from it).
+    public internal(set) var matchedBox: Box
+
+    init(id: UInt64, box: Box, confidence: Double) {
+      self.id = id
+      self.box = box
+      self.confidence = confidence
+      matchedBox = box
+    }
   }
 
   public var iouThreshold: Double
@@ -57,8 +66,6 @@ public final class FaceTracker {
   /// A frame with detections. Returns, for each detection, the id of its track.
   @discardableResult
   public func update(with detections: [Detection]) -> [UInt64] {
-    // Predicted boxes for this frame.
-    let previous = tracks.map(\.box)
     predict()
     // Pairs by overlap first; then, for what is left, by centre distance
     // relative to the face size (sparse updates, as in async mode, can move a
@@ -90,7 +97,8 @@ public final class FaceTracker {
       let box = detections[pair.detection].box
       // Velocity from the last matched box over the frames in between, smoothed.
       let frames = Double(old.missed)
-      if let before = previousMatchedBox(old, previous: previous, index: index), frames > 0 {
+      if frames > 0 {
+        let before = old.matchedBox
         let measured = (
           (box.x - before.x) / frames, (box.y - before.y) / frames, (box.width - before.width) / frames,
           (box.height - before.height) / frames
@@ -102,6 +110,7 @@ public final class FaceTracker {
         )
       }
       tracks[index].box = box
+      tracks[index].matchedBox = box
       tracks[index].confidence = detections[pair.detection].confidence
       tracks[index].hits += 1
       tracks[index].missed = 0
@@ -117,16 +126,11 @@ public final class FaceTracker {
     return ids
   }
 
-  /// The box a track had at its last matched detection (undo the predictions since).
-  private func previousMatchedBox(_ track: Track, previous: [Box], index: Int) -> Box? {
-    guard index < previous.count else { return nil }
-    var b = previous[index]
-    let steps = Double(track.missed - 1)  // predictions applied before this frame's
-    b.x -= track.velocity.0 * steps
-    b.y -= track.velocity.1 * steps
-    b.width -= track.velocity.2 * steps
-    b.height -= track.velocity.3 * steps
-    return b
+  /// Moves a track's box to where it was seen between detections (e.g. by
+  /// `FaceAppearanceTracker`); its velocity still comes from detections.
+  public func correct(_ id: UInt64, box: Box) {
+    guard let index = tracks.firstIndex(where: { $0.id == id }) else { return }
+    tracks[index].box = box
   }
 
   public func track(id: UInt64) -> Track? { tracks.first { $0.id == id } }

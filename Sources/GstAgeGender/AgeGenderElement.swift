@@ -124,8 +124,8 @@ final class AgeGenderElement: @unchecked Sendable {
     var detectionSize: Int32 = 300
     var closeUpDetection = true
     var align = true
-    var detectionInterval: Int32 = 8
-    var classificationInterval: Int32 = 24
+    var detectionInterval: Int32 = 16
+    var classificationInterval: Int32 = 32
     var trackMaxMissed: Int32 = 25
     var tracking = true
     var detector = DetectorKind.ssd
@@ -361,11 +361,12 @@ final class AgeGenderElement: @unchecked Sendable {
           if current.live == true || !runsAheadOfClock(element, frame.pointee.buffer) {
             taken = worker.offer(image, frame: current.frame, options: s.analysisOptions, due: due)
           } else {
-            // A detection frame's results may arrive at most max-lag frames late
-            // (0: the stream waits for them, so each detection frame shows its own).
-            taken = worker.offer(
-              image, frame: current.frame, options: s.analysisOptions,
-              maxLag: warmingUp ? Int(s.maxLag) : Int(s.detectionInterval) - 1 + Int(s.maxLag), due: due)
+            // Every frame goes through the analyser (detection frames detect, the
+            // others follow each face by its appearance, ~1 ms); its results may
+            // arrive at most max-lag frames late (0: the stream waits for them,
+            // and the analysis runs on this thread, so a file is annotated
+            // exactly as with async=false).
+            taken = worker.offer(image, frame: current.frame, options: s.analysisOptions, maxLag: Int(s.maxLag))
           }
           // A warm-up frame does not move the detection schedule (the analyser
           // keeps its own, so async=true annotates a file as async=false does).

@@ -265,7 +265,7 @@ final class IntervalTests: XCTestCase {
       ids.formUnion(faces.map(\.trackID))
     }
     XCTAssertEqual(detector.calls, 4, "frames 0, 5, 10, 15")
-    XCTAssertEqual(classifier.faces, 4, "frames 0, 1, 2 (the new track's warm-up) and 15 (due on a detection frame)")
+    XCTAssertEqual(classifier.faces, 6, "frames 0-4 (the new track's warm-up) and 15 (due on a detection frame)")
     XCTAssertEqual(ids, [1])
 
     // Every-frame mode does all the work every frame.
@@ -277,7 +277,7 @@ final class IntervalTests: XCTestCase {
     XCTAssertEqual(everyClassifier.faces, 6)
   }
 
-  /// A new track is classified on each of its first three frames, detection
+  /// A new track is classified on each of its first five frames, detection
   /// frames or not (its tracked box), and shows their fused estimate; then it is
   /// re-classified only on detection frames, every classification interval.
   func testANewTrackWarmsUpOnItsFirstFramesThenFollowsTheInterval() throws {
@@ -296,9 +296,9 @@ final class IntervalTests: XCTestCase {
       if classifier.faces > before { classifiedAt.append(frame) }
       warming.append(analyzer.isWarmingUp)
     }
-    XCTAssertEqual(classifiedAt, [0, 1, 2, 32], "warm-up on frames 0-2, then the first detection frame ≥ 24 frames on")
+    XCTAssertEqual(classifiedAt, [0, 1, 2, 3, 4, 32], "warm-up on frames 0-4, then the first detection frame ≥ 24 frames on")
     XCTAssertEqual(detector.calls, 5, "frames 0, 8, 16, 24, 32: the warm-up does not detect")
-    XCTAssertEqual(Array(warming.prefix(3)), [true, true, false], "warming up until the third classification")
+    XCTAssertEqual(Array(warming.prefix(5)), [true, true, true, true, false], "warming up until the fifth classification")
 
     // One frame of warm-up is the old behaviour: classified on frame 0, then 24.
     let once = CountingClassifier(try Fixtures.classifier())

@@ -118,6 +118,20 @@ int32_t agb_draw_labelled_box(agb_image *image, int32_t x, int32_t y, int32_t wi
                               int32_t height, const char *label, uint8_t r, uint8_t g,
                               uint8_t b, agb_error *err);
 
+/*
+ * Face appearance between detections. agb_grey_patch writes the grey pixels of
+ * the image region (x, y, width, height) (edges repeated where it sticks out),
+ * area-resampled to size x size, into `patch`. agb_find_patch looks for such a
+ * patch around the region (x, y, width, height) widened by `margin` region
+ * sizes on every side, at the patch's scale (normalised cross-correlation,
+ * sub-pixel peak), and writes the best match's top-left in image pixels and
+ * its score (-1..1). Both return 0, or -1.
+ */
+int32_t agb_grey_patch(const agb_image *image, float x, float y, float width, float height, int32_t size,
+                       uint8_t *patch, agb_error *err);
+int32_t agb_find_patch(const agb_image *image, const uint8_t *patch, int32_t size, float x, float y, float width,
+                       float height, float margin, float *found_x, float *found_y, float *score, agb_error *err);
+
 /* Frees memory the bridge (or opencv_image_io.h) handed out. */
 void agb_free(void *pointer);
 
