@@ -123,7 +123,7 @@ final class Annotator {
         defer { agb_message_unref(message) }
         if agb_message_type(message) == GST_MESSAGE_ELEMENT { noteHTTPStatus(message) }
         if agb_message_type(message) == GST_MESSAGE_ERROR {
-          why = Self.describe(message)
+          why = Pipeline.describeError(message, dropSourceLine: true)
           break
         }
       }
@@ -149,7 +149,7 @@ final class Annotator {
         lastActivity = monotonicSeconds()
         switch agb_message_type(message) {
         case GST_MESSAGE_ERROR:
-          throw Pipeline.Failure(Self.describe(message) + httpHint())
+          throw Pipeline.Failure(Pipeline.describeError(message, dropSourceLine: true) + httpHint())
         case GST_MESSAGE_ELEMENT:
           noteHTTPStatus(message)
         case GST_MESSAGE_EOS:
@@ -241,22 +241,5 @@ final class Annotator {
       }
     }
     return out + "\""
-  }
-
-  static func describe(_ message: UnsafeMutablePointer<GstMessage>) -> String {
-    var error: UnsafeMutablePointer<GError>?
-    var debug: UnsafeMutablePointer<gchar>?
-    gst_message_parse_error(message, &error, &debug)
-    defer {
-      if let error { g_error_free(error) }
-      g_free(debug)
-    }
-    let source = agb_message_src(message).flatMap { gst_object_get_name($0) }
-    defer { g_free(source) }
-    let text = error.map { String(cString: $0.pointee.message) } ?? "unknown error"
-    let name = source.map { String(cString: $0) } ?? "pipeline"
-    // The debug string's first line names the C source; the rest is the useful detail.
-    let detail = debug.map { String(cString: $0) }?.split(separator: "\n").dropFirst().joined(separator: " ")
-    return detail.map { $0.isEmpty ? "\(name): \(text)" : "\(name): \(text) (\($0))" } ?? "\(name): \(text)"
   }
 }

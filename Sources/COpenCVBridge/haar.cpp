@@ -59,6 +59,7 @@ Result haar_guarded(agb_error *err, Result failure, Body body) {
 // tutorial's cvtColor(BGR2GRAY) computes) for every agb_pixel_format.
 void to_gray(const agb_image *image, cv::Mat &gray, cv::Mat &staging) {
   if (image == nullptr || image->data == nullptr) throw std::invalid_argument("no image data");
+  if (image->chroma != AGB_CHROMA_NONE) throw std::invalid_argument("a planar YUV frame needs converting to BGR first");
   if (image->width <= 0 || image->height <= 0)
     throw std::invalid_argument("image size " + std::to_string(image->width) + "x" +
                                 std::to_string(image->height) + " is empty");

@@ -102,9 +102,12 @@ void rgb_offsets(int32_t format, int offsets[3]) {
   }
 }
 
-// A Mat header over the caller's pixels (no copy).
+// A Mat header over the caller's pixels (no copy). Planar YUV frames are
+// refused: what needs colour must see them converted (agb_yuv_to_bgr).
 cv::Mat wrap(const agb_image *image) {
   if (image == nullptr || image->data == nullptr) throw std::invalid_argument("no image data");
+  if (image->chroma != AGB_CHROMA_NONE)
+    throw std::invalid_argument("a planar YUV frame needs converting to BGR first");
   const int channels = channels_of(image->format);
   if (channels == 0) throw std::invalid_argument("unsupported pixel format " + std::to_string(image->format));
   if (image->width <= 0 || image->height <= 0)
@@ -113,6 +116,38 @@ cv::Mat wrap(const agb_image *image) {
   if (image->stride < image->width * channels)
     throw std::invalid_argument("stride " + std::to_string(image->stride) + " is shorter than a row");
   return cv::Mat(image->height, image->width, CV_8UC(channels), image->data, (size_t)image->stride);
+}
+
+// The pixels to read brightness from: a packed image as it is, or the Y plane
+// of a planar one (then `format` becomes GRAY8).
+cv::Mat brightness_source(const agb_image *image, int32_t &format) {
+  if (image == nullptr || image->data == nullptr) throw std::invalid_argument("no image data");
+  if (image->chroma == AGB_CHROMA_NONE) {
+    format = image->format;
+    return wrap(image);
+  }
+  if (image->width <= 0 || image->height <= 0 || image->stride < image->width)
+    throw std::invalid_argument("bad Y plane");
+  format = AGB_PIXEL_GRAY8;
+  return cv::Mat(image->height, image->width, CV_8UC1, image->data, (size_t)image->stride);
+}
+
+// The chroma planes of a planar frame as Mats: I420 two of (w+1)/2 x (h+1)/2,
+// NV12 one two-channel plane of that size.
+void chroma_planes(const agb_image *image, cv::Mat &u, cv::Mat &v) {
+  const int cw = (image->width + 1) / 2, ch = (image->height + 1) / 2;
+  if (image->u == nullptr) throw std::invalid_argument("no chroma plane");
+  if (image->chroma == AGB_CHROMA_I420) {
+    if (image->v == nullptr || image->chroma_stride < cw) throw std::invalid_argument("bad I420 chroma planes");
+    u = cv::Mat(ch, cw, CV_8UC1, image->u, (size_t)image->chroma_stride);
+    v = cv::Mat(ch, cw, CV_8UC1, image->v, (size_t)image->chroma_stride);
+  } else if (image->chroma == AGB_CHROMA_NV12) {
+    if (image->chroma_stride < 2 * cw) throw std::invalid_argument("bad NV12 chroma plane");
+    u = cv::Mat(ch, cw, CV_8UC2, image->u, (size_t)image->chroma_stride);
+    v = cv::Mat();
+  } else {
+    throw std::invalid_argument("unknown chroma layout " + std::to_string(image->chroma));
+  }
 }
 
 // Converts src (in `format`) to 3-channel BGR or RGB into dst.
@@ -406,9 +441,114 @@ int32_t agb_extract_chip(const agb_image *image, const float transform[6], agb_i
   });
 }
 
+int32_t agb_yuv_to_bgr(const agb_image *src, agb_image *dst, agb_error *err) {
+  return guarded(err, -1, [&]() -> int32_t {
+    if (src == nullptr || dst == nullptr) throw std::invalid_argument("null argument");
+    if (src->chroma == AGB_CHROMA_NONE) throw std::invalid_argument("not a planar YUV frame");
+    int32_t format = 0;
+    const cv::Mat y = brightness_source(src, format);
+    cv::Mat u, v;
+    chroma_planes(src, u, v);
+    cv::Mat out = wrap(dst);
+    if (dst->format != AGB_PIXEL_BGR || out.cols < y.cols || out.rows < y.rows)
+      throw std::invalid_argument("destination must be BGR of the frame's size");
+    // OpenCV converts 4:2:0 from one buffer of even size: Y, then the chroma.
+    // A decoder's frame is often laid out exactly so: convert it in place.
+    const bool even = y.cols % 2 == 0 && y.rows % 2 == 0;
+    const size_t luma = (size_t)src->stride * src->height;
+    const bool i420_contiguous = src->chroma == AGB_CHROMA_I420 && src->chroma_stride * 2 == src->stride &&
+                                 src->u == src->data + luma && src->v == src->u + luma / 4;
+    const bool nv12_contiguous = src->chroma == AGB_CHROMA_NV12 && src->chroma_stride == src->stride &&
+                                 src->u == src->data + luma;
+    if (even && src->stride == y.cols && (i420_contiguous || nv12_contiguous)) {
+      const cv::Mat all(y.rows * 3 / 2, y.cols, CV_8UC1, src->data);
+      cv::cvtColor(all, out(cv::Rect(0, 0, y.cols, y.rows)),
+                   src->chroma == AGB_CHROMA_I420 ? cv::COLOR_YUV2BGR_I420 : cv::COLOR_YUV2BGR_NV12);
+      return 0;
+    }
+    // Otherwise through a staging buffer (odd sizes repeat their last column
+    // and row of Y).
+    const int w = (y.cols + 1) & ~1, h = (y.rows + 1) & ~1;
+    thread_local std::vector<uint8_t> staging;
+    staging.resize((size_t)w * h * 3 / 2);
+    cv::Mat ys(h, w, CV_8UC1, staging.data());
+    cv::copyMakeBorder(y, ys, 0, h - y.rows, 0, w - y.cols, cv::BORDER_REPLICATE);
+    cv::Mat bgr;
+    if (src->chroma == AGB_CHROMA_I420) {
+      cv::Mat us(h / 2, w / 2, CV_8UC1, staging.data() + (size_t)w * h);
+      cv::Mat vs(h / 2, w / 2, CV_8UC1, staging.data() + (size_t)w * h + (size_t)(w / 2) * (h / 2));
+      u.copyTo(us);
+      v.copyTo(vs);
+      cv::Mat all(h * 3 / 2, w, CV_8UC1, staging.data());
+      cv::cvtColor(all, bgr, cv::COLOR_YUV2BGR_I420);
+    } else {
+      cv::Mat uvs(h / 2, w / 2, CV_8UC2, staging.data() + (size_t)w * h);
+      u.copyTo(uvs);
+      cv::Mat all(h * 3 / 2, w, CV_8UC1, staging.data());
+      cv::cvtColor(all, bgr, cv::COLOR_YUV2BGR_NV12);
+    }
+    bgr(cv::Rect(0, 0, y.cols, y.rows)).copyTo(out(cv::Rect(0, 0, y.cols, y.rows)));
+    return 0;
+  });
+}
+
+namespace {
+// BT.601 video-range YUV of an RGB colour.
+void yuv_of(uint8_t r, uint8_t g, uint8_t b, double &y, double &u, double &v) {
+  y = 16 + 0.257 * r + 0.504 * g + 0.098 * b;
+  u = 128 - 0.148 * r - 0.291 * g + 0.439 * b;
+  v = 128 + 0.439 * r - 0.368 * g - 0.071 * b;
+}
+
+// The label box drawn on a planar frame: outlines and fills in the Y plane and
+// at half resolution in the chroma planes; the text in the Y plane only.
+int32_t draw_planar(agb_image *image, int32_t x, int32_t y, int32_t width, int32_t height, const char *label,
+                    uint8_t r, uint8_t g, uint8_t b) {
+  int32_t format = 0;
+  cv::Mat luma = brightness_source(image, format);
+  cv::Mat u, v;
+  chroma_planes(image, u, v);
+  double cy, cu, cv_;
+  yuv_of(r, g, b, cy, cu, cv_);
+  const double unit = std::max(1.0, std::min(luma.rows, luma.cols) / 360.0);
+  const int thickness = std::max(1, (int)std::lround(1.5 * unit));
+  const int half = std::max(1, thickness / 2);
+  auto chroma_rect = [&](const cv::Rect &rect, int line) {
+    const cv::Rect c(rect.x / 2, rect.y / 2, std::max(1, rect.width / 2), std::max(1, rect.height / 2));
+    if (v.empty()) {
+      cv::rectangle(u, c, cv::Scalar(cu, cv_), line);
+    } else {
+      cv::rectangle(u, c, cv::Scalar(cu), line);
+      cv::rectangle(v, c, cv::Scalar(cv_), line);
+    }
+  };
+  cv::rectangle(luma, cv::Rect(x, y, width, height), cv::Scalar(cy), thickness);
+  chroma_rect(cv::Rect(x, y, width, height), half);
+  if (label == nullptr || *label == 0) return 0;
+  const int font = cv::FONT_HERSHEY_SIMPLEX;
+  const double font_scale = 0.42 * unit;
+  const int text_thickness = std::max(1, (int)std::lround(unit));
+  int baseline = 0;
+  const cv::Size text = cv::getTextSize(label, font, font_scale, text_thickness, &baseline);
+  const int pad = std::max(2, (int)std::lround(3 * unit));
+  const int box_h = text.height + baseline + 2 * pad;
+  int top = y - box_h;
+  if (top < 0) top = std::max(0, y);
+  int left = std::max(0, std::min(x, luma.cols - text.width - 2 * pad));
+  const cv::Rect background(left, top, text.width + 2 * pad, box_h);
+  cv::rectangle(luma, background, cv::Scalar(cy), cv::FILLED);
+  chroma_rect(background, cv::FILLED);
+  const double brightness = 0.299 * r + 0.587 * g + 0.114 * b;
+  cv::putText(luma, label, cv::Point(left + pad, top + pad + text.height), font, font_scale,
+              cv::Scalar(brightness > 140 ? 16 : 235), text_thickness, cv::LINE_AA);
+  return 0;
+}
+}  // namespace
+
 int32_t agb_draw_labelled_box(agb_image *image, int32_t x, int32_t y, int32_t width, int32_t height,
                               const char *label, uint8_t r, uint8_t g, uint8_t b, agb_error *err) {
   return guarded(err, -1, [&]() -> int32_t {
+    if (image != nullptr && image->chroma != AGB_CHROMA_NONE) return draw_planar(image, x, y, width, height, label, r, g, b);
     cv::Mat canvas = wrap(image);
     const cv::Scalar colour = colour_in(image->format, r, g, b);
     // Scale lines and text with the frame so labels read the same from 270p to 1080p.
@@ -443,12 +583,13 @@ int32_t agb_grey_patch(const agb_image *image, float x, float y, float width, fl
     if (size <= 0 || size > 256) throw std::invalid_argument("patch size " + std::to_string(size));
     if (!(width >= 1 && height >= 1 && width < 1e6f && height < 1e6f && std::fabs(x) < 1e6f && std::fabs(y) < 1e6f))
       throw std::invalid_argument("region out of range");
-    const cv::Mat src = wrap(image);
+    int32_t format = 0;
+    const cv::Mat src = brightness_source(image, format);
     const cv::Rect region((int)std::lround(x), (int)std::lround(y), std::max(1, (int)std::lround(width)),
                           std::max(1, (int)std::lround(height)));
     cv::Mat out(size, size, CV_8UC1, patch);
     cv::Mat resized;
-    grey_region(src, image->format, region, size, size, resized);
+    grey_region(src, format, region, size, size, resized);
     resized.copyTo(out);
     return 0;
   });
@@ -463,7 +604,8 @@ int32_t agb_find_patch(const agb_image *image, const uint8_t *patch, int32_t siz
     if (!(margin >= 0 && margin <= 4)) throw std::invalid_argument("search margin out of range");
     if (!(width >= 1 && height >= 1 && width < 1e6f && height < 1e6f && std::fabs(x) < 1e6f && std::fabs(y) < 1e6f))
       throw std::invalid_argument("region out of range");
-    const cv::Mat src = wrap(image);
+    int32_t format = 0;
+    const cv::Mat src = brightness_source(image, format);
     // The search window, at the patch's scale: the region plus `margin` of it on every side.
     const int border = std::max(1, (int)std::lround(margin * size));
     const int window = size + 2 * border;
@@ -471,7 +613,7 @@ int32_t agb_find_patch(const agb_image *image, const uint8_t *patch, int32_t siz
     const cv::Rect region((int)std::lround(x - border / sx), (int)std::lround(y - border / sy),
                           std::max(1, (int)std::lround(window / sx)), std::max(1, (int)std::lround(window / sy)));
     cv::Mat search, result;
-    grey_region(src, image->format, region, window, window, search);
+    grey_region(src, format, region, window, window, search);
     const cv::Mat templ(size, size, CV_8UC1, const_cast<uint8_t *>(patch));
     cv::matchTemplate(search, templ, result, cv::TM_CCOEFF_NORMED);
     double best = 0;

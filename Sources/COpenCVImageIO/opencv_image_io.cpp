@@ -44,6 +44,7 @@ int32_t agb_read_image(const char *path, uint8_t **pixels, int32_t *width, int32
 int32_t agb_write_image(const char *path, const agb_image *image, agb_error *err) {
   try {
     if (path == nullptr || image == nullptr || image->data == nullptr) throw std::invalid_argument("null argument");
+    if (image->chroma != AGB_CHROMA_NONE) throw std::invalid_argument("writing planar YUV frames is not supported");
     int channels = 4, code = -1;
     switch (image->format) {
       case AGB_PIXEL_BGR: channels = 3; break;

@@ -153,17 +153,36 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
   private func enqueueLocked(_ image: ImageView, frame: Int, options: VideoAnalysisOptions) -> Bool {
     guard running, job == nil, !busy, !stopping, startThreadLocked() else { return false }
     let rowBytes = image.width * image.format.bytesPerPixel
-    let needed = rowBytes * image.height
+    // A planar frame's chroma follows its Y plane in the copy (one plane of
+    // U,V pairs for NV12, a U then a V plane for I420).
+    let chromaRows = (image.height + 1) / 2
+    let chromaRowBytes = image.chroma.map { ChromaPlanes.rowBytes(width: image.width, layout: $0.layout) } ?? 0
+    let chromaPlaneCount = image.chroma.map { $0.layout == .i420 ? 2 : 1 } ?? 0
+    let lumaBytes = rowBytes * image.height
+    let needed = lumaBytes + chromaPlaneCount * chromaRowBytes * chromaRows
     if needed > copyCapacity {
       copy?.deallocate()
       copy = UnsafeMutableRawPointer.allocate(byteCount: max(1, needed), alignment: 64)
       copyCapacity = needed
     }
     guard let copy else { return false }
-    for row in 0..<image.height {
-      (copy + row * rowBytes).copyMemory(from: image.data + row * image.stride, byteCount: rowBytes)
+    func copyPlane(_ source: UnsafeMutableRawPointer, stride: Int, rows: Int, bytes: Int, to target: UnsafeMutableRawPointer) {
+      for row in 0..<rows { (target + row * bytes).copyMemory(from: source + row * stride, byteCount: bytes) }
     }
-    copyView = ImageView(data: copy, width: image.width, height: image.height, stride: rowBytes, format: image.format)
+    copyPlane(image.data, stride: image.stride, rows: image.height, bytes: rowBytes, to: copy)
+    var chroma: ChromaPlanes?
+    if let planes = image.chroma {
+      let u = copy + lumaBytes
+      copyPlane(planes.u, stride: planes.stride, rows: chromaRows, bytes: chromaRowBytes, to: u)
+      var v: UnsafeMutableRawPointer?
+      if let source = planes.v {
+        v = u + chromaRowBytes * chromaRows
+        copyPlane(source, stride: planes.stride, rows: chromaRows, bytes: chromaRowBytes, to: v!)
+      }
+      chroma = ChromaPlanes(layout: planes.layout, u: u, v: v, stride: chromaRowBytes)
+    }
+    copyView = ImageView(
+      data: copy, width: image.width, height: image.height, stride: rowBytes, format: image.format, chroma: chroma)
     job = (frame, options)
     pthread_cond_signal(wake)
     return true

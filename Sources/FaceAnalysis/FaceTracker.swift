@@ -81,8 +81,12 @@ public final class FaceTracker {
           let size = max(track.box.width, track.box.height, detection.box.width, detection.box.height)
           let dx = track.box.centerX - detection.box.centerX, dy = track.box.centerY - detection.box.centerY
           let distance = (dx * dx + dy * dy).squareRoot() / max(1, size)
+          // Similar size, more so for a face seen recently: one unseen for a
+          // second may have come much closer (walking-and-pause: 42 px wide
+          // when last seen, 66 px sixteen frames later).
           let scale = detection.box.width / max(1, track.box.width)
-          if distance < maxCentreDistance && scale > 0.67 && scale < 1.5 { pairs.append((-distance, t, d)) }
+          let limit = 1.5 + 0.03 * Double(track.missed)
+          if distance < maxCentreDistance && scale > 1 / limit && scale < limit { pairs.append((-distance, t, d)) }
         }
       }
     }

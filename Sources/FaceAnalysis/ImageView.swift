@@ -13,27 +13,98 @@ public enum PixelFormat: Int32, CaseIterable, Sendable {
   }
 }
 
-/// A view over packed pixels owned by someone else (a mapped video frame, a
-/// decoded image). Nothing is copied; the caller keeps the memory alive.
+/// The chroma planes of a planar YUV 4:2:0 frame (I420: U and V planes; NV12:
+/// one plane of U,V pairs), each (width+1)/2 x (height+1)/2 samples.
+public struct ChromaPlanes {
+  public enum Layout: Int32, Sendable { case i420 = 1, nv12 = 2 }
+  public var layout: Layout
+  public var u: UnsafeMutableRawPointer
+  /// Nil for NV12.
+  public var v: UnsafeMutableRawPointer?
+  public var stride: Int
+
+  public init(layout: Layout, u: UnsafeMutableRawPointer, v: UnsafeMutableRawPointer?, stride: Int) {
+    self.layout = layout
+    self.u = u
+    self.v = v
+    self.stride = stride
+  }
+
+  /// Bytes per row of chroma samples for a frame `width` wide.
+  public static func rowBytes(width: Int, layout: Layout) -> Int {
+    layout == .nv12 ? 2 * ((width + 1) / 2) : (width + 1) / 2
+  }
+}
+
+/// A view over pixels owned by someone else (a mapped video frame, a decoded
+/// image). Nothing is copied; the caller keeps the memory alive.
+///
+/// A planar YUV frame (as decoders output it, so `videoconvert` has nothing to
+/// do) is its Y plane, viewed as `gray8`, plus `chroma`: what needs only
+/// brightness (following faces by their look) reads the Y plane directly;
+/// the networks see it converted to BGR (`BGRFrameConverter`), and the bridge
+/// refuses planar frames wherever colour is needed.
 public struct ImageView {
   public var data: UnsafeMutableRawPointer
   public var width: Int
   public var height: Int
   public var stride: Int
   public var format: PixelFormat
+  public var chroma: ChromaPlanes?
 
-  public init(data: UnsafeMutableRawPointer, width: Int, height: Int, stride: Int, format: PixelFormat) {
+  public init(data: UnsafeMutableRawPointer, width: Int, height: Int, stride: Int, format: PixelFormat,
+    chroma: ChromaPlanes? = nil) {
     self.data = data
     self.width = width
     self.height = height
     self.stride = stride
-    self.format = format
+    self.format = chroma == nil ? format : .gray8
+    self.chroma = chroma
   }
 
   var bridged: agb_image {
     agb_image(
       data: data.assumingMemoryBound(to: UInt8.self), width: Int32(width), height: Int32(height),
-      stride: Int32(stride), format: format.rawValue)
+      stride: Int32(stride), format: format.rawValue, chroma: chroma?.layout.rawValue ?? 0,
+      u: chroma?.u.assumingMemoryBound(to: UInt8.self), v: chroma?.v?.assumingMemoryBound(to: UInt8.self),
+      chroma_stride: Int32(chroma?.stride ?? 0))
+  }
+}
+
+/// Gives the networks packed BGR pixels of planar YUV frames, converting into
+/// one buffer reused from frame to frame (packed frames pass through as they are).
+public final class BGRFrameConverter {
+  private var buffer: UnsafeMutableRawPointer?
+  private var capacity = 0
+
+  public init() {}
+
+  deinit { buffer?.deallocate() }
+
+  /// `image` itself when it is packed, else its BGR conversion (valid until the next call).
+  public func packed(_ image: ImageView) throws -> ImageView {
+    guard image.chroma != nil else { return image }
+    let needed = image.width * image.height * 3
+    if needed > capacity {
+      buffer?.deallocate()
+      buffer = UnsafeMutableRawPointer.allocate(byteCount: max(1, needed), alignment: 64)
+      capacity = needed
+    }
+    let out = ImageView(data: buffer!, width: image.width, height: image.height, stride: image.width * 3, format: .bgr)
+    var source = image.bridged
+    var target = out.bridged
+    var error = agb_error()
+    guard agb_yuv_to_bgr(&source, &target, &error) == 0 else {
+      throw FaceAnalysisError.inference(reason: "YUV to BGR: \(error.text)")
+    }
+    return out
+  }
+
+  /// Frees the buffer (a stopped element).
+  public func release() {
+    buffer?.deallocate()
+    buffer = nil
+    capacity = 0
   }
 }
 

@@ -236,6 +236,9 @@ public struct ShapePredictor: Sendable {
   /// lround(x), lround(y), lround(x + width) - 1, lround(y + height) - 1 in float.
   public func shape(in image: ImageView, box: Box) throws -> [(x: Double, y: Double)] {
     guard image.width > 0 && image.height > 0 else { throw FaceAnalysisError.inference(reason: "landmarks: empty image") }
+    guard image.chroma == nil else {
+      throw FaceAnalysisError.inference(reason: "landmarks: a planar YUV frame needs converting to BGR first")
+    }
     guard image.stride >= image.width * image.format.bytesPerPixel else {
       throw FaceAnalysisError.inference(reason: "landmarks: row stride \(image.stride) shorter than a row")
     }

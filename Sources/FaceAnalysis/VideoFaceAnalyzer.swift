@@ -42,6 +42,8 @@ public final class VideoFaceAnalyzer {
   public let classifier: any AgeGenderClassifier
   public let tracker: FaceTracker
   public let appearance = FaceAppearanceTracker()
+  /// The networks' BGR copy of planar YUV frames (made only on frames that detect or classify).
+  public let converter = BGRFrameConverter()
 
   private struct TrackEstimate {
     var fusion = EstimateFusion()
@@ -98,7 +100,8 @@ public final class VideoFaceAnalyzer {
   {
     if !options.tracking {
       if !tracker.tracks.isEmpty { reset() }
-      return try FaceAnalyzer(detector: detector, classifier: classifier).analyze(image, options: options.analysis)
+      return try FaceAnalyzer(detector: detector, classifier: classifier).analyze(
+        try converter.packed(image), options: options.analysis)
     }
     let step = max(1, elapsedFrames)
     for _ in 1..<step { tracker.predict() }
@@ -110,7 +113,8 @@ public final class VideoFaceAnalyzer {
     framesSinceDetection = detecting ? 0 : since
     var raw: [UInt64: AgeGenderEstimate] = [:]
     if detecting {
-      var detections = try detector.detect(in: image, threshold: options.analysis.detectionThreshold)
+      let colour = try converter.packed(image)
+      var detections = try detector.detect(in: colour, threshold: options.analysis.detectionThreshold)
         .filter { min($0.box.width, $0.box.height) >= Double(options.analysis.minFaceSize) }
       detections.sort { $0.confidence > $1.confidence }
       let limit = max(0, options.analysis.maxFaces)
@@ -128,7 +132,7 @@ public final class VideoFaceAnalyzer {
           due.append((id, detection.box))
         }
       }
-      try classify(due, in: image, raw: &raw)
+      try classify(due, in: colour, raw: &raw)
     } else {
       tracker.predict()
       if options.followAppearance {
@@ -140,7 +144,7 @@ public final class VideoFaceAnalyzer {
       let warming = tracker.tracks.filter { track in
         track.visible && estimates[track.id].map { $0.fusion.count < options.warmupClassifications } == true
       }
-      try classify(warming.map { ($0.id, $0.box) }, in: image, raw: &raw)
+      if !warming.isEmpty { try classify(warming.map { ($0.id, $0.box) }, in: try converter.packed(image), raw: &raw) }
     }
     let live = Set(tracker.tracks.map(\.id))
     estimates = estimates.filter { live.contains($0.key) }

@@ -22,7 +22,8 @@ extension OwnedImage {
     let v = view
     var image = agb_image(
       data: v.data.assumingMemoryBound(to: UInt8.self), width: Int32(v.width), height: Int32(v.height),
-      stride: Int32(v.stride), format: v.format.rawValue)
+      stride: Int32(v.stride), format: v.format.rawValue, chroma: Int32(AGB_CHROMA_NONE.rawValue), u: nil, v: nil,
+      chroma_stride: 0)
     var error = agb_error()
     if agb_write_image(path, &image, &error) != 0 {
       throw FaceAnalysisError.imageUnreadable(path: path, reason: error.text)

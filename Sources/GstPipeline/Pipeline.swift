@@ -104,7 +104,10 @@ public final class Pipeline {
     return Self.describeError(message)
   }
 
-  static func describeError(_ message: UnsafeMutablePointer<GstMessage>) -> String {
+  /// "element: message (debug)" for an error message. `dropSourceLine` leaves
+  /// out the debug string's first line (the C source location and element
+  /// path), for people rather than logs.
+  public static func describeError(_ message: UnsafeMutablePointer<GstMessage>, dropSourceLine: Bool = false) -> String {
     var error: UnsafeMutablePointer<GError>?
     var debug: UnsafeMutablePointer<gchar>?
     gst_message_parse_error(message, &error, &debug)
@@ -116,7 +119,9 @@ public final class Pipeline {
     defer { g_free(source) }
     let text = error.map { String(cString: $0.pointee.message) } ?? "unknown error"
     let name = source.map { String(cString: $0) } ?? "pipeline"
-    return debug.map { "\(name): \(text) (\(String(cString: $0)))" } ?? "\(name): \(text)"
+    guard var detail = debug.map({ String(cString: $0) }) else { return "\(name): \(text)" }
+    if dropSourceLine { detail = detail.split(separator: "\n").dropFirst().joined(separator: " ") }
+    return detail.isEmpty ? "\(name): \(text)" : "\(name): \(text) (\(detail))"
   }
 
   /// Plays to EOS; throws the first error, or a time-out after `timeoutSeconds`.

@@ -159,18 +159,18 @@ final class BadInputTests: XCTestCase {
 
   // MARK: Caps
 
-  /// I420 straight into the element: gst-launch cannot link it (status 1,
+  /// YUY2 straight into the element: gst-launch cannot link it (status 1,
   /// "can't handle caps"); caps that arrive at run time (appsrc) give a clean
   /// not-negotiated error and the pipeline goes to NULL.
   func testCapsWeDoNotAcceptAreRefusedCleanly() throws {
-    let result = try Robust.launch(["videotestsrc", "num-buffers=2", "!", "video/x-raw,format=I420", "!", "agegender", "!", "fakesink"])
+    let result = try Robust.launch(["videotestsrc", "num-buffers=2", "!", "video/x-raw,format=YUY2", "!", "agegender", "!", "fakesink"])
     XCTAssertEqual(result.status, 1, result.output)
-    XCTAssertTrue(result.output.contains("could not link videotestsrc0 to agegender0, agegender0 can't handle caps video/x-raw, format=(string)I420"),
+    XCTAssertTrue(result.output.contains("could not link videotestsrc0 to agegender0, agegender0 can't handle caps video/x-raw, format=(string)YUY2"),
       result.output)
     for caps in [
-      "video/x-raw,format=I420,width=64,height=64,framerate=25/1",
+      "video/x-raw,format=YUY2,width=64,height=64,framerate=25/1",
       "video/x-raw,format=GRAY8,width=64,height=64,framerate=25/1",
-      "video/x-raw,format=NV12,width=64,height=64,framerate=25/1",
+      "video/x-raw,format=GRAY16_LE,width=64,height=64,framerate=25/1",
       "audio/x-raw,format=S16LE,rate=48000,channels=1,layout=interleaved",
     ] {
       for async in [false, true] {

@@ -64,11 +64,13 @@ final class ElementTests: XCTestCase {
     }
   }
 
-  /// Every format in the caps gives the same face and the same estimate.
+  /// Every format in the caps gives the same face and the same estimate (the
+  /// planar YUV ones nearly: their chroma is subsampled).
   func testEveryCapsFormatGivesTheSameResult() throws {
     let still = try Fixtures.still("astronaut.png")
     var reference: FaceRecord?
-    for format in ["BGR", "RGB", "BGRx", "BGRA", "RGBx", "RGBA", "xBGR", "ABGR", "xRGB", "ARGB"] {
+    for format in ["BGR", "RGB", "BGRx", "BGRA", "RGBx", "RGBA", "xBGR", "ABGR", "xRGB", "ARGB", "I420", "NV12"] {
+      let planar = format == "I420" || format == "NV12"
       let (frames, _) = try PipelineRun.collect(
         "filesrc location=\(still) ! pngdec ! videoconvert ! video/x-raw,format=\(format) ! agegender async=false ! appsink name=sink sync=false"
       )
@@ -80,11 +82,11 @@ final class ElementTests: XCTestCase {
       let face = faces[0]
       XCTAssertEqual(face.gender, "female", format)
       if let reference {
-        XCTAssertLessThanOrEqual(abs(face.x - reference.x), 2, format)
-        XCTAssertLessThanOrEqual(abs(face.y - reference.y), 2, format)
-        XCTAssertLessThanOrEqual(abs(face.width - reference.width), 2, format)
-        XCTAssertEqual(face.age, reference.age, accuracy: 1.0, format)
-        XCTAssertEqual(face.genderConfidence, reference.genderConfidence, accuracy: 0.02, format)
+        XCTAssertLessThanOrEqual(abs(face.x - reference.x), planar ? 4 : 2, format)
+        XCTAssertLessThanOrEqual(abs(face.y - reference.y), planar ? 4 : 2, format)
+        XCTAssertLessThanOrEqual(abs(face.width - reference.width), planar ? 4 : 2, format)
+        XCTAssertEqual(face.age, reference.age, accuracy: planar ? 3.0 : 1.0, format)
+        XCTAssertEqual(face.genderConfidence, reference.genderConfidence, accuracy: planar ? 0.05 : 0.02, format)
       } else {
         reference = face
         // The face in the NASA portrait: x 177..271, y 62..172 roughly.
@@ -95,18 +97,20 @@ final class ElementTests: XCTestCase {
 
   /// Odd sizes and padded strides: I420 → videoconvert → BGR at 641x479 has a 4-byte-padded stride.
   func testOddFrameSizesAndPaddedStrides() throws {
-    for (w, h) in [(641, 479), (1, 1), (2, 2), (33, 17)] {
+    for format in ["BGR", "I420", "NV12"] {
+      for (w, h) in [(641, 479), (1, 1), (2, 2), (33, 17)] {
+        let (frames, _) = try PipelineRun.collect(
+          "videotestsrc num-buffers=3 pattern=ball ! video/x-raw,width=\(w),height=\(h) ! videoconvert ! video/x-raw,format=\(format) "
+            + "! agegender async=false ! appsink name=sink sync=false")
+        XCTAssertEqual(frames.count, 3, "\(format) \(w)x\(h)")
+        XCTAssertTrue(frames.allSatisfy { $0.faces == [] }, "\(format) \(w)x\(h): a test pattern has no face")
+      }
+      let still = try Fixtures.still("astronaut.png")
       let (frames, _) = try PipelineRun.collect(
-        "videotestsrc num-buffers=3 pattern=ball ! video/x-raw,width=\(w),height=\(h) ! videoconvert ! video/x-raw,format=BGR "
-          + "! agegender async=false ! appsink name=sink sync=false")
-      XCTAssertEqual(frames.count, 3, "\(w)x\(h)")
-      XCTAssertTrue(frames.allSatisfy { $0.faces == [] }, "\(w)x\(h): a test pattern has no face")
+        "filesrc location=\(still) ! pngdec ! videoscale ! video/x-raw,width=641,height=641 ! videoconvert "
+          + "! video/x-raw,format=\(format) ! agegender async=false ! appsink name=sink sync=false")
+      XCTAssertEqual(frames.first?.faces?.count, 1, "\(format): the face at 641x641 (padded strides) is found")
     }
-    let still = try Fixtures.still("astronaut.png")
-    let (frames, _) = try PipelineRun.collect(
-      "filesrc location=\(still) ! pngdec ! videoscale ! video/x-raw,width=641,height=641 ! videoconvert "
-        + "! video/x-raw,format=BGR ! agegender async=false ! appsink name=sink sync=false")
-    XCTAssertEqual(frames.first?.faces?.count, 1, "the face at 641x641 (stride 1924) is found")
   }
 
   func testDrawingChangesPixelsOnlyWhenAsked() throws {

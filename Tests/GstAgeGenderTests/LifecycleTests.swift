@@ -67,7 +67,7 @@ final class LifecycleTests: XCTestCase {
           bus, agb_seconds(30), GstMessageType(rawValue: GST_MESSAGE_EOS.rawValue | GST_MESSAGE_ERROR.rawValue)),
         "cycle \(cycle): no EOS within 30 s")
       let type = agb_message_type(message)
-      let text = type == GST_MESSAGE_ERROR ? Robust.describe(message) : ""
+      let text = type == GST_MESSAGE_ERROR ? Pipeline.describeError(message) : ""
       agb_message_unref(message)
       XCTAssertEqual(type, GST_MESSAGE_EOS, "cycle \(cycle): \(text)")
       try Robust.setNull(pipeline)

@@ -60,7 +60,7 @@ enum Robust {
       while outcome.error == nil, let message = gst_bus_pop(bus) {
         defer { agb_message_unref(message) }
         switch agb_message_type(message) {
-        case GST_MESSAGE_ERROR: outcome.error = describe(message)
+        case GST_MESSAGE_ERROR: outcome.error = Pipeline.describeError(message)
         case GST_MESSAGE_EOS: outcome.eos = true
         case GST_MESSAGE_ELEMENT:
           if let s = gst_message_get_structure(message), let text = gst_structure_to_string(s) {
@@ -90,7 +90,7 @@ enum Robust {
         bus, 50_000_000, GstMessageType(rawValue: GST_MESSAGE_ERROR.rawValue | GST_MESSAGE_EOS.rawValue))
       {
         defer { agb_message_unref(message) }
-        if agb_message_type(message) == GST_MESSAGE_ERROR { outcome.error = describe(message) } else { outcome.eos = true }
+        if agb_message_type(message) == GST_MESSAGE_ERROR { outcome.error = Pipeline.describeError(message) } else { outcome.eos = true }
       }
     }
     // Frames still queued in the sink when EOS was posted.
@@ -118,21 +118,6 @@ enum Robust {
       throw Pipeline.Failure("NULL state change hung")
     }
     XCTAssertEqual(result.value.value, GST_STATE_CHANGE_SUCCESS, "NULL state change", file: file, line: line)
-  }
-
-  static func describe(_ message: UnsafeMutablePointer<GstMessage>) -> String {
-    var error: UnsafeMutablePointer<GError>?
-    var debug: UnsafeMutablePointer<gchar>?
-    gst_message_parse_error(message, &error, &debug)
-    defer {
-      if let error { g_error_free(error) }
-      g_free(debug)
-    }
-    let source = agb_message_src(message).flatMap { gst_object_get_name($0) }
-    defer { g_free(source) }
-    let text = error.map { String(cString: $0.pointee.message) } ?? "unknown error"
-    let name = source.map { String(cString: $0) } ?? "pipeline"
-    return debug.map { "\(name): \(text) (\(String(cString: $0)))" } ?? "\(name): \(text)"
   }
 
   /// A frame to push: its caps (set on appsrc when they change) and bytes.

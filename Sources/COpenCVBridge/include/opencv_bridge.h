@@ -32,13 +32,27 @@ typedef enum {
   AGB_PIXEL_GRAY8 = 10,
 } agb_pixel_format;
 
-/* A view over packed pixels; stride is in bytes. */
+/* Chroma planes of a planar YUV 4:2:0 frame (as decoders output it). */
+typedef enum {
+  AGB_CHROMA_NONE = 0, /* packed pixels */
+  AGB_CHROMA_I420 = 1, /* u and v: separate planes, (width+1)/2 x (height+1)/2 */
+  AGB_CHROMA_NV12 = 2, /* u: one plane of interleaved U,V pairs; v unused */
+} agb_chroma_layout;
+
+/* A view over pixels; strides are in bytes. A planar YUV frame is its Y plane
+ * (data, stride, format GRAY8: what needs only brightness reads it as is) plus
+ * its chroma planes; functions that need colour refuse it, and
+ * agb_yuv_to_bgr converts it first. YUV is taken as BT.601 video range. */
 typedef struct {
   uint8_t *data;
   int32_t width;
   int32_t height;
   int32_t stride;
   int32_t format; /* agb_pixel_format */
+  int32_t chroma; /* agb_chroma_layout */
+  uint8_t *u;
+  uint8_t *v;
+  int32_t chroma_stride;
 } agb_image;
 
 typedef struct {
@@ -113,7 +127,12 @@ int32_t agb_classify_chips(agb_net *net, const agb_image *image, const float *tr
 int32_t agb_extract_chip(const agb_image *image, const float transform[6], agb_image *chip,
                          agb_error *err);
 
-/* Draws a box and a label with a filled background; colour is R,G,B. */
+/* Converts a planar YUV frame to packed BGR of the same size in `dst`
+ * (BGR, at least as large). Returns 0, or -1. */
+int32_t agb_yuv_to_bgr(const agb_image *src, agb_image *dst, agb_error *err);
+
+/* Draws a box and a label with a filled background; colour is R,G,B. Planar
+ * YUV frames are drawn on in place too (the text in the Y plane only). */
 int32_t agb_draw_labelled_box(agb_image *image, int32_t x, int32_t y, int32_t width,
                               int32_t height, const char *label, uint8_t r, uint8_t g,
                               uint8_t b, agb_error *err);
