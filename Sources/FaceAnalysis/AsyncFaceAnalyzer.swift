@@ -15,15 +15,11 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
     public var faces: [AnalyzedFace]
     /// Per-frame box change of each face's track (x, y, width, height).
     public var velocities: [UInt64: (Double, Double, Double, Double)]
-    /// A track wants classifying again on the next frame (`VideoFaceAnalyzer.isWarmingUp`).
-    public var warmingUp: Bool
 
-    public init(frame: Int, faces: [AnalyzedFace], velocities: [UInt64: (Double, Double, Double, Double)],
-      warmingUp: Bool = false) {
+    public init(frame: Int, faces: [AnalyzedFace], velocities: [UInt64: (Double, Double, Double, Double)]) {
       self.frame = frame
       self.faces = faces
       self.velocities = velocities
-      self.warmingUp = warmingUp
     }
 
     /// The faces as they should be at `frame`, extrapolated along their tracks.
@@ -228,7 +224,7 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
       let faces = try analyzer.process(view, options: options, elapsedFrames: elapsed)
       var velocities: [UInt64: (Double, Double, Double, Double)] = [:]
       for track in analyzer.tracker.tracks { velocities[track.id] = track.velocity }
-      result = Snapshot(frame: frame, faces: faces, velocities: velocities, warmingUp: analyzer.isWarmingUp)
+      result = Snapshot(frame: frame, faces: faces, velocities: velocities)
     } catch let e {
       error = e
     }

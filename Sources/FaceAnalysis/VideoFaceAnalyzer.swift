@@ -52,7 +52,6 @@ public final class VideoFaceAnalyzer {
   }
 
   private var estimates: [UInt64: TrackEstimate] = [:]
-  private var warmupClassifications = 1
   /// Stream frames since the detector last ran (nil: never).
   private var framesSinceDetection: Int?
 
@@ -60,14 +59,6 @@ public final class VideoFaceAnalyzer {
     self.detector = detector
     self.classifier = classifier
     self.tracker = tracker
-  }
-
-  /// Whether a shown track still wants classifying on the next frame, detection
-  /// or not (its warm-up): the asynchronous paths then analyse that frame too.
-  public var isWarmingUp: Bool {
-    tracker.tracks.contains { track in
-      track.visible && estimates[track.id].map { $0.fusion.count < warmupClassifications } == true
-    }
   }
 
   /// Classifies `faces` (track id, box) and fuses the results into their tracks.
@@ -149,7 +140,6 @@ public final class VideoFaceAnalyzer {
     let live = Set(tracker.tracks.map(\.id))
     estimates = estimates.filter { live.contains($0.key) }
     appearance.keep(only: live)
-    warmupClassifications = options.warmupClassifications
 
     return tracker.tracks.compactMap { track in
       guard track.visible, let state = estimates[track.id], let fused = state.fusion.fused else { return nil }

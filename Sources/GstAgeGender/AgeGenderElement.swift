@@ -153,8 +153,6 @@ final class AgeGenderElement: @unchecked Sendable {
     var worker: AsyncFaceAnalyzer?
     var layout: FrameLayout?
     var frame = 0
-    /// The last frame the worker took (async=true).
-    var lastOffered: Int?
     /// Whether upstream is live (asked at the first frame after caps).
     var live: Bool?
 
@@ -335,7 +333,6 @@ final class AgeGenderElement: @unchecked Sendable {
       // A new format or size starts a new scene: boxes of the old one mean nothing.
       if let worker = state!.worker { worker.reset() } else { state!.analyzer.reset() }
       state!.frame = 0
-      state!.lastOffered = nil
       return true
     }
   }
@@ -375,13 +372,10 @@ final class AgeGenderElement: @unchecked Sendable {
           if current.live == nil { current.live = upstreamIsLive(element) }
           // Wait for the worker only when nobody is watching the clock: a live
           // source, or playback paced by a synchronising sink, must never stall.
-          // The worker analyses one frame per detection interval (each analysis
-          // detects), and the next frames too while a new track warms up (is
-          // classified on several frames); the frames in between show its faces
-          // moved along their tracks.
-          let warmingUp = worker.snapshot?.warmingUp == true
-          let detectionDue = current.lastOffered.map { current.frame - $0 >= Int(s.detectionInterval) } ?? true
-          let due = warmingUp || detectionDue
+          // There the worker takes whichever frame arrives while it is idle (it
+          // detects every detection-interval stream frames and follows the faces
+          // by their appearance in between, ~1 ms); frames that pass while it
+          // is busy show its latest faces moved along their tracks.
           // Until the first detection interval has passed, a stream from a
           // non-live source is analysed in the stream: its first frame arrives in
           // preroll, the new tracks' first frames cost a few milliseconds, and
@@ -389,20 +383,16 @@ final class AgeGenderElement: @unchecked Sendable {
           // paced by its sink (running ahead of the clock). Handing these
           // frames to the worker started its thread for nothing (+5 MB RSS).
           let startingUp = current.live == false && current.frame < Int(s.detectionInterval)
-          let taken: Bool
           if current.live == true || (!startingUp && !runsAheadOfClock(element, frame.pointee.buffer)) {
-            taken = worker.offer(image, frame: current.frame, options: s.analysisOptions, due: due)
+            worker.offer(image, frame: current.frame, options: s.analysisOptions)
           } else {
             // Every frame goes through the analyser (detection frames detect, the
             // others follow each face by its appearance, ~1 ms); its results may
             // arrive at most max-lag frames late (0: the stream waits for them,
             // and the analysis runs on this thread, so a file is annotated
             // exactly as with async=false).
-            taken = worker.offer(image, frame: current.frame, options: s.analysisOptions, maxLag: Int(s.maxLag))
+            worker.offer(image, frame: current.frame, options: s.analysisOptions, maxLag: Int(s.maxLag))
           }
-          // A warm-up frame does not move the detection schedule (the analyser
-          // keeps its own, so async=true annotates a file as async=false does).
-          if taken && (detectionDue || !warmingUp) { current.lastOffered = current.frame }
           // Results older than a track may coast are not shown.
           if let snapshot = worker.snapshot, current.frame - snapshot.frame <= Int(s.trackMaxMissed) {
             faces = snapshot.faces(at: current.frame)

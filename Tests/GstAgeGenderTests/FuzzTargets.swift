@@ -44,6 +44,10 @@ struct FuzzBytes {
 /// async path instead: an AsyncFaceAnalyzer worker thread copies it and
 /// analyses it (the stream side waits for it, as in a file pipeline).
 ///
+/// Formats: every packed one, and planar I420 and NV12 (Y plane, then the
+/// chroma, each row padded as the Y rows are), which the analyser converts
+/// and the classifier, given one directly, refuses.
+///
 /// Input layout: format, width (2 bytes), height (2), row padding (bits 0-5)
 /// and async (bit 6), flags, box count, 8 bytes per box, then the pixels
 /// (repeated to fill the frame).
@@ -81,7 +85,10 @@ final class FrameFuzzTarget {
   func run(_ data: UnsafeRawBufferPointer) {
     runs += 1
     var input = FuzzBytes(data)
-    let format = PixelFormat.allCases[Int(input.byte()) % PixelFormat.allCases.count]
+    let formatIndex = Int(input.byte()) % (PixelFormat.allCases.count + 2)
+    let layout: ChromaPlanes.Layout? =
+      formatIndex < PixelFormat.allCases.count ? nil : (formatIndex == PixelFormat.allCases.count ? .i420 : .nv12)
+    let format = layout == nil ? PixelFormat.allCases[formatIndex] : .gray8
     let width = 1 + input.u16() % Self.maxSide
     let height = 1 + input.u16() % Self.maxSide
     let paddingByte = input.byte()
@@ -97,7 +104,9 @@ final class FrameFuzzTarget {
       boxes.append(FaceAnalysis.Box(x: x, y: y, width: w, height: h))
     }
     let stride = width * format.bytesPerPixel + padding
-    let needed = stride * height
+    let chromaStride = layout.map { ChromaPlanes.rowBytes(width: width, layout: $0) + padding / 2 } ?? 0
+    let chromaBytes = chromaStride * ((height + 1) / 2)
+    let needed = stride * height + (layout == .i420 ? 2 : layout == .nv12 ? 1 : 0) * chromaBytes
     if needed > capacity {
       pixels.deallocate()
       pixels = UnsafeMutableRawPointer.allocate(byteCount: needed, alignment: 64)
@@ -114,7 +123,12 @@ final class FrameFuzzTarget {
         i += n
       }
     }
-    let image = ImageView(data: pixels, width: width, height: height, stride: stride, format: format)
+    let chroma = layout.map { layout in
+      ChromaPlanes(
+        layout: layout, u: pixels + stride * height, v: layout == .i420 ? pixels + stride * height + chromaBytes : nil,
+        stride: chromaStride)
+    }
+    let image = ImageView(data: pixels, width: width, height: height, stride: stride, format: format, chroma: chroma)
 
     let sizes = [64, 96, 160, 300]
     ssd.inputSize = sizes[Int(flags & 3)]
