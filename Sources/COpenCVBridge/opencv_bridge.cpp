@@ -493,6 +493,36 @@ int32_t agb_yuv_to_bgr(const agb_image *src, agb_image *dst, agb_error *err) {
 }
 
 namespace {
+// Where a labelled box's lines, label background and text go; lines and text
+// scale with the frame so labels read the same from 270p to 1080p.
+struct LabelLayout {
+  static constexpr int font = cv::FONT_HERSHEY_SIMPLEX;
+  int thickness, text_thickness;
+  double font_scale;
+  cv::Rect background;  // empty without a label
+  cv::Point origin;     // of the text
+  bool dark_ink;        // black text on a light colour, else white
+
+  LabelLayout(const cv::Size &frame, int x, int y, const char *label, uint8_t r, uint8_t g, uint8_t b) {
+    const double unit = std::max(1.0, std::min(frame.height, frame.width) / 360.0);
+    thickness = std::max(1, (int)std::lround(1.5 * unit));
+    font_scale = 0.42 * unit;
+    text_thickness = std::max(1, (int)std::lround(unit));
+    dark_ink = 0.299 * r + 0.587 * g + 0.114 * b > 140;
+    if (label == nullptr || *label == 0) return;
+    int baseline = 0;
+    const cv::Size text = cv::getTextSize(label, font, font_scale, text_thickness, &baseline);
+    const int pad = std::max(2, (int)std::lround(3 * unit));
+    const int box_h = text.height + baseline + 2 * pad;
+    // Above the box when it fits, else inside its top edge.
+    int top = y - box_h;
+    if (top < 0) top = std::max(0, y);
+    const int left = std::max(0, std::min(x, frame.width - text.width - 2 * pad));
+    background = cv::Rect(left, top, text.width + 2 * pad, box_h);
+    origin = cv::Point(left + pad, top + pad + text.height);
+  }
+};
+
 // BT.601 video-range YUV of an RGB colour.
 void yuv_of(uint8_t r, uint8_t g, uint8_t b, double &y, double &u, double &v) {
   y = 16 + 0.257 * r + 0.504 * g + 0.098 * b;
@@ -510,9 +540,7 @@ int32_t draw_planar(agb_image *image, int32_t x, int32_t y, int32_t width, int32
   chroma_planes(image, u, v);
   double cy, cu, cv_;
   yuv_of(r, g, b, cy, cu, cv_);
-  const double unit = std::max(1.0, std::min(luma.rows, luma.cols) / 360.0);
-  const int thickness = std::max(1, (int)std::lround(1.5 * unit));
-  const int half = std::max(1, thickness / 2);
+  const LabelLayout layout(luma.size(), x, y, label, r, g, b);
   auto chroma_rect = [&](const cv::Rect &rect, int line) {
     const cv::Rect c(rect.x / 2, rect.y / 2, std::max(1, rect.width / 2), std::max(1, rect.height / 2));
     if (v.empty()) {
@@ -522,25 +550,13 @@ int32_t draw_planar(agb_image *image, int32_t x, int32_t y, int32_t width, int32
       cv::rectangle(v, c, cv::Scalar(cv_), line);
     }
   };
-  cv::rectangle(luma, cv::Rect(x, y, width, height), cv::Scalar(cy), thickness);
-  chroma_rect(cv::Rect(x, y, width, height), half);
-  if (label == nullptr || *label == 0) return 0;
-  const int font = cv::FONT_HERSHEY_SIMPLEX;
-  const double font_scale = 0.42 * unit;
-  const int text_thickness = std::max(1, (int)std::lround(unit));
-  int baseline = 0;
-  const cv::Size text = cv::getTextSize(label, font, font_scale, text_thickness, &baseline);
-  const int pad = std::max(2, (int)std::lround(3 * unit));
-  const int box_h = text.height + baseline + 2 * pad;
-  int top = y - box_h;
-  if (top < 0) top = std::max(0, y);
-  int left = std::max(0, std::min(x, luma.cols - text.width - 2 * pad));
-  const cv::Rect background(left, top, text.width + 2 * pad, box_h);
-  cv::rectangle(luma, background, cv::Scalar(cy), cv::FILLED);
-  chroma_rect(background, cv::FILLED);
-  const double brightness = 0.299 * r + 0.587 * g + 0.114 * b;
-  cv::putText(luma, label, cv::Point(left + pad, top + pad + text.height), font, font_scale,
-              cv::Scalar(brightness > 140 ? 16 : 235), text_thickness, cv::LINE_AA);
+  cv::rectangle(luma, cv::Rect(x, y, width, height), cv::Scalar(cy), layout.thickness);
+  chroma_rect(cv::Rect(x, y, width, height), std::max(1, layout.thickness / 2));
+  if (layout.background.empty()) return 0;
+  cv::rectangle(luma, layout.background, cv::Scalar(cy), cv::FILLED);
+  chroma_rect(layout.background, cv::FILLED);
+  cv::putText(luma, label, layout.origin, LabelLayout::font, layout.font_scale,
+              cv::Scalar(layout.dark_ink ? 16 : 235), layout.text_thickness, cv::LINE_AA);
   return 0;
 }
 }  // namespace
@@ -551,27 +567,13 @@ int32_t agb_draw_labelled_box(agb_image *image, int32_t x, int32_t y, int32_t wi
     if (image != nullptr && image->chroma != AGB_CHROMA_NONE) return draw_planar(image, x, y, width, height, label, r, g, b);
     cv::Mat canvas = wrap(image);
     const cv::Scalar colour = colour_in(image->format, r, g, b);
-    // Scale lines and text with the frame so labels read the same from 270p to 1080p.
-    const double unit = std::max(1.0, std::min(canvas.rows, canvas.cols) / 360.0);
-    const int thickness = std::max(1, (int)std::lround(1.5 * unit));
-    cv::rectangle(canvas, cv::Rect(x, y, width, height), colour, thickness, cv::LINE_AA);
-    if (label == nullptr || *label == 0) return 0;
-    const int font = cv::FONT_HERSHEY_SIMPLEX;
-    const double font_scale = 0.42 * unit;
-    const int text_thickness = std::max(1, (int)std::lround(unit));
-    int baseline = 0;
-    const cv::Size text = cv::getTextSize(label, font, font_scale, text_thickness, &baseline);
-    const int pad = std::max(2, (int)std::lround(3 * unit));
-    const int box_h = text.height + baseline + 2 * pad;
-    // Above the box when it fits, else inside its top edge.
-    int top = y - box_h;
-    if (top < 0) top = std::max(0, y);
-    int left = std::max(0, std::min(x, canvas.cols - text.width - 2 * pad));
-    cv::rectangle(canvas, cv::Rect(left, top, text.width + 2 * pad, box_h), colour, cv::FILLED);
-    const double luma = 0.299 * r + 0.587 * g + 0.114 * b;
-    const cv::Scalar ink = luma > 140 ? colour_in(image->format, 0, 0, 0) : colour_in(image->format, 255, 255, 255);
-    cv::putText(canvas, label, cv::Point(left + pad, top + pad + text.height), font, font_scale, ink,
-                text_thickness, cv::LINE_AA);
+    const LabelLayout layout(canvas.size(), x, y, label, r, g, b);
+    cv::rectangle(canvas, cv::Rect(x, y, width, height), colour, layout.thickness, cv::LINE_AA);
+    if (layout.background.empty()) return 0;
+    cv::rectangle(canvas, layout.background, colour, cv::FILLED);
+    const cv::Scalar ink = layout.dark_ink ? colour_in(image->format, 0, 0, 0) : colour_in(image->format, 255, 255, 255);
+    cv::putText(canvas, label, layout.origin, LabelLayout::font, layout.font_scale, ink, layout.text_thickness,
+                cv::LINE_AA);
     return 0;
   });
 }

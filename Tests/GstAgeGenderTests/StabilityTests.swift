@@ -19,7 +19,8 @@ final class StabilityTests: XCTestCase {
     }
   }
 
-  private func figures(_ clip: String) throws -> [UInt64: TrackFigures] {
+  /// The clip's tracks with defaults, after checking the rule on those of ≥ 10 frames.
+  private func steadyTracks(_ clip: String) throws -> [UInt64: TrackFigures] {
     let video = try Fixtures.video(clip)
     let (frames, _) = try PipelineRun.collect(
       "filesrc location=\(video) ! decodebin ! videoconvert ! agegender draw=false ! appsink name=sink sync=false")
@@ -37,37 +38,28 @@ final class StabilityTests: XCTestCase {
     for (id, t) in tracks.sorted(by: { $0.key < $1.key }) {
       print(String(format: "stability %@: track %llu, %d frames, %d flips, age SD %.2f", clip, id, t.frames, t.flips, t.ageSD))
     }
-    return tracks
-  }
-
-  private func assertSteady(_ tracks: [UInt64: TrackFigures], _ clip: String) {
     for (id, t) in tracks where t.frames >= 10 {
       XCTAssertEqual(t.flips, 0, "\(clip): track \(id) flipped its gender")
       XCTAssertLessThanOrEqual(t.ageSD, 3, "\(clip): track \(id) age SD \(t.ageSD) years")
     }
+    return tracks
   }
 
   func testHeadPoseClip() throws {
-    let clip = "head-pose-face-detection-female-and-male.mp4"
-    let tracks = try figures(clip)
-    assertSteady(tracks, clip)
+    let tracks = try steadyTracks("head-pose-face-detection-female-and-male.mp4")
     XCTAssertEqual(tracks.count, 2, "two people, one id each")
     XCTAssertTrue(tracks.values.allSatisfy { $0.frames >= 50 }, "both followed through the 56 frames")
   }
 
   func testWalkingAndPauseClip() throws {
-    let clip = "face-demographics-walking-and-pause.mp4"
-    let tracks = try figures(clip)
-    assertSteady(tracks, clip)
+    let tracks = try steadyTracks("face-demographics-walking-and-pause.mp4")
     XCTAssertEqual(tracks.count, 3, "three people, one id each")
   }
 
   /// The known gap: faces of ~25 px; res10 at detection-size=300 finds only one
   /// of the two people, late. What is found must still not switch ids.
   func testWalkingClip() throws {
-    let clip = "face-demographics-walking.mp4"
-    let tracks = try figures(clip)
-    assertSteady(tracks, clip)
+    let tracks = try steadyTracks("face-demographics-walking.mp4")
     XCTAssertGreaterThanOrEqual(tracks.count, 1, "someone is found")
     XCTAssertLessThanOrEqual(tracks.count, 2, "two people, no second id for either")
   }
