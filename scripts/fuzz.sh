@@ -2,7 +2,7 @@
 # Fuzzing with libFuzzer (issue 6): `make fuzz`, or scripts/fuzz.sh [build|run].
 #
 # Three targets, all over the real code with AddressSanitizer (and its leak check):
-#   fuzz-frame     frames of random size (1..512), every pixel format, row padding
+#   fuzz-frame     frames of random size (1..512), every pixel format (packed, I420, NV12), row padding
 #                  and bytes through the analysis core with the real models
 #                  (VideoFaceAnalyzer with the SSD or Haar detector, landmarks, the
 #                  Cydral nets, the tracker; the classifier on chosen boxes; FaceOverlay)
