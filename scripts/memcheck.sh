@@ -1,10 +1,12 @@
 #!/bin/sh
 # valgrind memcheck of a short pipeline through agegender (issue 6), `make memcheck`.
 #
-# Runs gst-launch-1.0 under memcheck on a few frames with a face (the astronaut
-# portrait), once with async=false (analysis in the streaming thread) and once
-# with async=true (the worker thread, joined on NULL), GST_DEBUG off, and
-# reports, from valgrind's XML:
+# Runs gst-launch-1.0 under memcheck on frames with a face (the astronaut
+# portrait), once with async=false on packed BGR (analysis in the streaming
+# thread) and once with async=true on planar I420 (the first detection interval
+# in the streaming thread, then, as the stream falls behind the clock under
+# valgrind, the worker thread with its copy of the planes, joined on NULL),
+# GST_DEBUG off, and reports, from valgrind's XML:
 #   - definite leaks and invalid accesses (invalid read/write/free, uninitialised
 #     values, overlapping copies, bad syscall parameters) whose stack passes
 #     through our code: libgstagegender.so or a file under Sources/;
@@ -15,16 +17,16 @@
 #
 # Environment: AGEGENDER_PLUGIN_DIR (default build/plugins), AGEGENDER_MODEL_DIR
 # (default Models/), MEMCHECK_FRAMES
-# (default 3), MEMCHECK_OUT (default out/memcheck), MEMCHECK_MODES (default
-# "false true": the async values to run).
+# (default 20), MEMCHECK_OUT (default out/memcheck), MEMCHECK_MODES (default
+# "false:BGR true:I420": the async value and video format of each run).
 set -eu
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PLUGIN_DIR=${AGEGENDER_PLUGIN_DIR:-$ROOT/build/plugins}
-FRAMES=${MEMCHECK_FRAMES:-3}
+FRAMES=${MEMCHECK_FRAMES:-20}
 OUT=${MEMCHECK_OUT:-$ROOT/out/memcheck}
-MODES=${MEMCHECK_MODES:-false true}
+MODES=${MEMCHECK_MODES:-false:BGR true:I420}
 STILL=$ROOT/../shared/testdata/stills/astronaut.png
 
 if ! command -v valgrind >/dev/null 2>&1; then
@@ -51,10 +53,12 @@ export GST_REGISTRY_UPDATE=no
 export G_SLICE=always-malloc G_DEBUG=gc-friendly
 
 status=0
-for async in $MODES; do
-  xml="$OUT/memcheck-async-$async.xml"
-  log="$OUT/memcheck-async-$async.log"
-  echo "memcheck: async=$async, $FRAMES frames (valgrind log: $log)"
+for mode in $MODES; do
+  async=${mode%%:*}
+  format=${mode#*:}
+  xml="$OUT/memcheck-async-$async-$format.xml"
+  log="$OUT/memcheck-async-$async-$format.log"
+  echo "memcheck: async=$async, $format, $FRAMES frames (valgrind log: $log)"
   started=$(date +%s)
   run_status=0
   valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
@@ -62,10 +66,11 @@ for async in $MODES; do
     --suppressions=/usr/share/glib-2.0/valgrind/glib.supp --suppressions="$ROOT/scripts/memcheck.supp" \
     --xml=yes --xml-file="$xml" --log-file="$log" \
     gst-launch-1.0 -q filesrc location="$STILL" ! pngdec ! imagefreeze num-buffers="$FRAMES" ! videoconvert \
-    ! agegender async="$async" ! fakesink >"$OUT/gst-launch-async-$async.txt" 2>&1 || run_status=$?
+    ! video/x-raw,format="$format" ! agegender async="$async" ! fakesink >"$OUT/gst-launch-async-$async-$format.txt" 2>&1 \
+    || run_status=$?
   echo "memcheck: gst-launch exited with $run_status after $(( $(date +%s) - started )) s"
   if [ "$run_status" -ne 0 ]; then
-    sed 's/^/  /' "$OUT/gst-launch-async-$async.txt" | tail -20
+    sed 's/^/  /' "$OUT/gst-launch-async-$async-$format.txt" | tail -20
     status=1
   fi
   python3 - "$xml" "$ROOT" <<'EOF' || status=1

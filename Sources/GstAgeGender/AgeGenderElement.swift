@@ -90,11 +90,11 @@ final class AgeGenderElement: @unchecked Sendable {
       kind: .int(min: 0, max: 1000, default: 5), mutableWhilePlaying: true),
     PropertySpec(
       id: Property.async.rawValue, name: "async", nick: "Asynchronous analysis",
-      blurb: "Analyse on a worker thread that takes one frame per detection interval (when it is free); the stream does not wait for it, and the frames in between show the latest faces moved along their tracks. Off: the analysis runs in the stream (exact results on the detection frames)",
+      blurb: "Live or clock-paced streams: analyse on a worker thread that takes each frame arriving while it is free; the stream never waits for it, and frames that pass meanwhile show its latest faces moved along their tracks. A file (running ahead of the clock) is analysed in the stream, as with async=false, unless max-lag lets results lag. Off: every frame is analysed in the stream",
       kind: .boolean(default: Settings().async), mutableWhilePlaying: false),
     PropertySpec(
       id: Property.maxLag.rawValue, name: "max-lag", nick: "Maximum lag",
-      blurb: "With async in a pipeline that is not live (a file): how many frames late a detection frame's results may be shown (0: the stream waits for them, so files are annotated exactly as with async=false); live pipelines never wait",
+      blurb: "With async on a file (a stream running ahead of the clock): how many frames late a frame's results may be shown, the worker analysing meanwhile (0: each frame waits for its own, analysed in the stream, so files are annotated exactly as with async=false); live pipelines never wait",
       kind: .int(min: 0, max: 1000, default: Settings().maxLag), mutableWhilePlaying: true),
     PropertySpec(
       id: Property.tracking.rawValue, name: "tracking", nick: "Tracking",
@@ -102,11 +102,11 @@ final class AgeGenderElement: @unchecked Sendable {
       kind: .boolean(default: true), mutableWhilePlaying: true),
     PropertySpec(
       id: Property.detectionInterval.rawValue, name: "detection-interval", nick: "Detection interval",
-      blurb: "Run the face detector every N frames; in between, faces are tracked (their boxes predicted from their motion)",
+      blurb: "Run the face detector every N frames; in between, each face is followed by its motion and found again by its appearance",
       kind: .int(min: 1, max: 1000, default: Settings().detectionInterval), mutableWhilePlaying: true),
     PropertySpec(
       id: Property.classificationInterval.rawValue, name: "classification-interval", nick: "Classification interval",
-      blurb: "Re-estimate a tracked face's age and gender at most every N frames (sooner when its box grows by 30%); its estimates are fused over the track",
+      blurb: "Re-estimate a tracked face's age and gender at most every N frames (sooner when its box grows by 30%; a new face on each of its first 5 frames); its estimates are fused over the track",
       kind: .int(min: 1, max: 10000, default: Settings().classificationInterval), mutableWhilePlaying: true),
     PropertySpec(
       id: Property.trackMaxMissed.rawValue, name: "track-max-missed", nick: "Track max missed",
