@@ -7,6 +7,12 @@ public final class CydralAgeGenderClassifier: AgeGenderClassifier {
   private let genderNet: DNNNetwork
   private let femaleIndex: Int
   public var geometry: any FaceChipGeometry
+  /// The age is read from the chip and its mirror image, their probabilities
+  /// averaged. Measured on ../shared/testdata/faces (aligned chips): age MAE
+  /// 7.75 -> 7.52 years, gender unchanged (83.3%), and the largest age SD of a
+  /// shown age on the shared clips 2.16 -> 1.55; for the gender net the same
+  /// averaging cost two images (79.6%), so it reads the chip alone.
+  public var mirrorAveragedAge = true
   private var placements: [FacePlacement] = []
   private var transforms: [Float] = []
   private var output: [Float] = []
@@ -40,8 +46,8 @@ public final class CydralAgeGenderClassifier: AgeGenderClassifier {
   public func classify(_ image: ImageView, faces: [Box]) throws -> [AgeGenderEstimate] {
     if faces.isEmpty { return [] }
     placements = try geometry.placements(for: faces, in: image)
-    let ages = try run(ageNet, image, faces, classes: ageNet.manifest.ageValues.count)
-    let genders = try run(genderNet, image, faces, classes: genderNet.manifest.labels.count)
+    let ages = try run(ageNet, image, faces, classes: ageNet.manifest.ageValues.count, mirrored: mirrorAveragedAge)
+    let genders = try run(genderNet, image, faces, classes: genderNet.manifest.labels.count, mirrored: false)
     let ageValues = ageNet.manifest.ageValues
     return (0..<faces.count).map { i in
       var age = 0.0, second = 0.0
@@ -56,20 +62,36 @@ public final class CydralAgeGenderClassifier: AgeGenderClassifier {
     }
   }
 
-  private func run(_ net: DNNNetwork, _ image: ImageView, _ faces: [Box], classes: Int) throws -> [Float] {
+  /// The net's outputs per face; `mirrored`: averaged with those of each chip's mirror image.
+  private func run(_ net: DNNNetwork, _ image: ImageView, _ faces: [Box], classes: Int, mirrored: Bool) throws
+    -> [Float]
+  {
     let size = Int(net.spec.width)
     transforms.removeAll(keepingCapacity: true)
     for placement in placements {
       transforms += placement.chipTransform(size: size, padding: net.manifest.chipPadding).floats
     }
-    if output.count < faces.count * classes { output = Array(repeating: 0, count: faces.count * classes) }
+    if mirrored {
+      // Chip column u samples where column size-1-u did.
+      let last = Double(size - 1)
+      for placement in placements {
+        var t = placement.chipTransform(size: size, padding: net.manifest.chipPadding)
+        t.c += t.a * last
+        t.f += t.d * last
+        t.a = -t.a
+        t.d = -t.d
+        transforms += t.floats
+      }
+    }
+    let count = mirrored ? 2 * faces.count : faces.count
+    if output.count < count * classes { output = Array(repeating: 0, count: count * classes) }
     var bridged = image.bridged
     var spec = net.spec
     var error = agb_error()
     let capacity = Int32(output.count)
     let got = transforms.withUnsafeBufferPointer { t in
       output.withUnsafeMutableBufferPointer { out in
-        agb_classify_chips(net.handle, &bridged, t.baseAddress, Int32(faces.count), &spec, out.baseAddress,
+        agb_classify_chips(net.handle, &bridged, t.baseAddress, Int32(count), &spec, out.baseAddress,
           capacity, &error)
       }
     }
@@ -78,6 +100,7 @@ public final class CydralAgeGenderClassifier: AgeGenderClassifier {
       throw FaceAnalysisError.modelInvalid(
         path: net.manifest.file, reason: "it gives \(got) outputs per face, the manifest says \(classes)")
     }
-    return Array(output.prefix(faces.count * classes))
+    let n = faces.count * classes
+    return mirrored ? (0..<n).map { (output[$0] + output[n + $0]) / 2 } : Array(output.prefix(n))
   }
 }

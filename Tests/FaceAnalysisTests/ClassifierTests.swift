@@ -90,4 +90,32 @@ final class ClassifierTests: XCTestCase {
     let zoomedOut = try classifier.classify(image.view, faces: [box])[0]
     XCTAssertGreaterThan(abs(standard.age - zoomedOut.age), 0.5, "\(standard) vs \(zoomedOut)")
   }
+  /// The age is the average over the chip and its mirror image: what the net
+  /// says, without averaging, of the chip and of the mirrored picture's chip.
+  /// The gender is the chip's alone.
+  func testAgeIsAveragedOverTheChipAndItsMirror() throws {
+    try Fixtures.requireModels()
+    let image = try Fixtures.image(Fixtures.astronautPath)
+    let face = Fixtures.astronautFace
+    let classifier = try CydralAgeGenderClassifier(store: ModelStore(directory: Fixtures.modelDirectory))
+    let averaged = try XCTUnwrap(try classifier.classify(image.view, faces: [face]).first)
+    classifier.mirrorAveragedAge = false
+    let plain = try XCTUnwrap(try classifier.classify(image.view, faces: [face]).first)
+    // The picture mirrored left-right, and the box with it.
+    let src = image.view.data.assumingMemoryBound(to: UInt8.self)
+    var bytes = [UInt8](repeating: 0, count: image.width * image.height * 3)
+    for y in 0..<image.height {
+      for x in 0..<image.width {
+        for c in 0..<3 { bytes[(y * image.width + x) * 3 + c] = src[y * image.stride + (image.width - 1 - x) * 3 + c] }
+      }
+    }
+    let mirrored = PixelBuffer(width: image.width, height: image.height, stride: image.width * 3, format: .bgr, bytes: bytes)
+    let mirroredFace = Box(x: Double(image.width) - face.x - face.width, y: face.y, width: face.width, height: face.height)
+    let other = try XCTUnwrap(try mirrored.withView { try classifier.classify($0, faces: [mirroredFace]) }.first)
+    XCTAssertNotEqual(plain.age, other.age, "the two chips differ")
+    // Expected age is linear in the probabilities; the two chips sample pixel
+    // centres a fraction of a pixel apart, hence the tolerance.
+    XCTAssertEqual(averaged.age, (plain.age + other.age) / 2, accuracy: 0.5)
+    XCTAssertEqual(averaged.femaleProbability, plain.femaleProbability, accuracy: 1e-6, "gender from the chip alone")
+  }
 }
