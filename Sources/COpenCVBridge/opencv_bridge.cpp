@@ -244,6 +244,14 @@ void grey_region(const cv::Mat &src, int32_t format, const cv::Rect &region, int
   cv::resize(grey, out, cv::Size(out_w, out_h), 0, 0, cv::INTER_AREA);
 }
 
+// The patch functions' shared checks: a patch side the callers use, a region
+// of at least a pixel, coordinates within reach of any frame.
+void check_patch_region(int32_t size, float x, float y, float width, float height) {
+  if (size <= 0 || size > 256) throw std::invalid_argument("patch size " + std::to_string(size));
+  if (!(width >= 1 && height >= 1 && width < 1e6f && height < 1e6f && std::fabs(x) < 1e6f && std::fabs(y) < 1e6f))
+    throw std::invalid_argument("region out of range");
+}
+
 // Offset (-0.5..0.5) of a peak from its integer position, by a parabola through it and its neighbours.
 double subpixel(double left, double centre, double right) {
   const double d = left - 2 * centre + right;
@@ -469,8 +477,7 @@ int32_t agb_yuv_to_bgr(const agb_image *src, agb_image *dst, agb_error *err) {
     // Otherwise through a staging buffer (odd sizes repeat their last column
     // and row of Y).
     const int w = (y.cols + 1) & ~1, h = (y.rows + 1) & ~1;
-    thread_local std::vector<uint8_t> staging;
-    staging.resize((size_t)w * h * 3 / 2);
+    std::vector<uint8_t> staging((size_t)w * h * 3 / 2);
     cv::Mat ys(h, w, CV_8UC1, staging.data());
     cv::copyMakeBorder(y, ys, 0, h - y.rows, 0, w - y.cols, cv::BORDER_REPLICATE);
     cv::Mat bgr;
@@ -582,17 +589,15 @@ int32_t agb_grey_patch(const agb_image *image, float x, float y, float width, fl
                        uint8_t *patch, agb_error *err) {
   return guarded(err, -1, [&]() -> int32_t {
     if (patch == nullptr) throw std::invalid_argument("null argument");
-    if (size <= 0 || size > 256) throw std::invalid_argument("patch size " + std::to_string(size));
-    if (!(width >= 1 && height >= 1 && width < 1e6f && height < 1e6f && std::fabs(x) < 1e6f && std::fabs(y) < 1e6f))
-      throw std::invalid_argument("region out of range");
+    check_patch_region(size, x, y, width, height);
     int32_t format = 0;
     const cv::Mat src = brightness_source(image, format);
     const cv::Rect region((int)std::lround(x), (int)std::lround(y), std::max(1, (int)std::lround(width)),
                           std::max(1, (int)std::lround(height)));
+    // Resized straight into the caller's patch (a header of the right size and type).
     cv::Mat out(size, size, CV_8UC1, patch);
-    cv::Mat resized;
-    grey_region(src, format, region, size, size, resized);
-    resized.copyTo(out);
+    grey_region(src, format, region, size, size, out);
+    if (out.data != patch) throw std::logic_error("patch was reallocated");
     return 0;
   });
 }
@@ -602,10 +607,8 @@ int32_t agb_find_patch(const agb_image *image, const uint8_t *patch, int32_t siz
   return guarded(err, -1, [&]() -> int32_t {
     if (patch == nullptr || found_x == nullptr || found_y == nullptr || score == nullptr)
       throw std::invalid_argument("null argument");
-    if (size <= 0 || size > 256) throw std::invalid_argument("patch size " + std::to_string(size));
+    check_patch_region(size, x, y, width, height);
     if (!(margin >= 0 && margin <= 4)) throw std::invalid_argument("search margin out of range");
-    if (!(width >= 1 && height >= 1 && width < 1e6f && height < 1e6f && std::fabs(x) < 1e6f && std::fabs(y) < 1e6f))
-      throw std::invalid_argument("region out of range");
     int32_t format = 0;
     const cv::Mat src = brightness_source(image, format);
     // The search window, at the patch's scale: the region plus `margin` of it on every side.

@@ -67,21 +67,11 @@ public final class CydralAgeGenderClassifier: AgeGenderClassifier {
     -> [Float]
   {
     let size = Int(net.spec.width)
+    let chips = placements.map { $0.chipTransform(size: size, padding: net.manifest.chipPadding) }
     transforms.removeAll(keepingCapacity: true)
-    for placement in placements {
-      transforms += placement.chipTransform(size: size, padding: net.manifest.chipPadding).floats
-    }
+    for chip in chips { transforms += chip.floats }
     if mirrored {
-      // Chip column u samples where column size-1-u did.
-      let last = Double(size - 1)
-      for placement in placements {
-        var t = placement.chipTransform(size: size, padding: net.manifest.chipPadding)
-        t.c += t.a * last
-        t.f += t.d * last
-        t.a = -t.a
-        t.d = -t.d
-        transforms += t.floats
-      }
+      for chip in chips { transforms += chip.mirrored(chipSize: size).floats }
     }
     let count = mirrored ? 2 * faces.count : faces.count
     if output.count < count * classes { output = Array(repeating: 0, count: count * classes) }

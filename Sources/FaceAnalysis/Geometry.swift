@@ -53,6 +53,13 @@ public struct ChipTransform: Equatable, Sendable {
     (a * u + b * v + c, d * u + e * v + f)
   }
 
+  /// The same chip mirrored left-right: its column u samples where column
+  /// chipSize-1-u did.
+  public func mirrored(chipSize: Int) -> ChipTransform {
+    let last = Double(chipSize - 1)
+    return ChipTransform(a: -a, b: b, c: c + a * last, d: -d, e: e, f: f + d * last)
+  }
+
   /// The axis-aligned square `side` pixels wide at (x, y), sampled into a chip of `size` pixels.
   public static func square(x: Double, y: Double, side: Double, chipSize: Int) -> ChipTransform {
     let s = side / Double(chipSize)

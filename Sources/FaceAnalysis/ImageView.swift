@@ -99,13 +99,6 @@ public final class BGRFrameConverter {
     }
     return out
   }
-
-  /// Frees the buffer (a stopped element).
-  public func release() {
-    buffer?.deallocate()
-    buffer = nil
-    capacity = 0
-  }
 }
 
 /// An image that owns its pixels (packed BGR), e.g. one read from a file.

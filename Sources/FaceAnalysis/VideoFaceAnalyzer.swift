@@ -13,7 +13,7 @@ public struct VideoAnalysisOptions: Equatable, Sendable {
   /// whole interval, and first frames are often outliers (a face entering,
   /// blurred, turned). Measured with the element's defaults on the shared
   /// clips: the largest age SD of a track's shown age went from 3.3 years (one
-  /// frame) to 1.1-2.3 (three, depending on the boxes) and 1.5-1.8 (five).
+  /// frame) to 1.1-2.3 (three, depending on the boxes) and 1.5-2.2 (five).
   public var warmupClassifications: Int
   /// Between detections, look for each face near its predicted box by its
   /// appearance (`FaceAppearanceTracker`); off: the prediction alone.
