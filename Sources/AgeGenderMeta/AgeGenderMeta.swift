@@ -23,10 +23,13 @@ public struct FaceRecord: Equatable, Sendable {
   public var rawAge: Double
   public var rawGender: String
   public var rawGenderConfidence: Double
+  /// Landmarks x1, y1, ... x5, y5 in pixels (left eye, right eye, nose tip,
+  /// left and right mouth corners, as seen); empty when the detector gives none.
+  public var landmarks: [Double]
 
   public init(x: Int32, y: Int32, width: Int32, height: Int32, confidence: Double, age: Double,
     ageMin: Double? = nil, ageMax: Double? = nil, gender: String, genderConfidence: Double, trackID: UInt64 = 0,
-    rawAge: Double? = nil, rawGender: String? = nil, rawGenderConfidence: Double? = nil) {
+    rawAge: Double? = nil, rawGender: String? = nil, rawGenderConfidence: Double? = nil, landmarks: [Double] = []) {
     self.x = x
     self.y = y
     self.width = width
@@ -41,6 +44,7 @@ public struct FaceRecord: Equatable, Sendable {
     self.rawAge = rawAge ?? age
     self.rawGender = rawGender ?? gender
     self.rawGenderConfidence = rawGenderConfidence ?? genderConfidence
+    self.landmarks = landmarks
   }
 
   /// The `face` structure used in the meta and in bus messages.
@@ -60,6 +64,17 @@ public struct FaceRecord: Equatable, Sendable {
     agb_structure_set_double(s, "raw-age", rawAge)
     agb_structure_set_string(s, "raw-gender", rawGender)
     agb_structure_set_double(s, "raw-gender-confidence", rawGenderConfidence)
+    if !landmarks.isEmpty {
+      var array = GValue()
+      g_value_init(&array, agb_gtype_array())
+      for value in landmarks {
+        var entry = GValue()
+        g_value_init(&entry, agb_gtype_double())
+        g_value_set_double(&entry, value)
+        gst_value_array_append_and_take_value(&array, &entry)
+      }
+      gst_structure_take_value(s, "landmarks", &array)
+    }
     return s
   }
 
@@ -82,10 +97,17 @@ public struct FaceRecord: Equatable, Sendable {
     gst_structure_get_double(s, "raw-age", &rawAge)
     gst_structure_get_double(s, "raw-gender-confidence", &rawConfidence)
     let rawGender = gst_structure_get_string(s, "raw-gender").map { String(cString: $0) } ?? gender
+    var landmarks: [Double] = []
+    if let points = gst_structure_get_value(s, "landmarks"), points.pointee.g_type == agb_gtype_array() {
+      for i in 0..<gst_value_array_get_size(points) {
+        guard let v = gst_value_array_get_value(points, i), v.pointee.g_type == agb_gtype_double() else { break }
+        landmarks.append(g_value_get_double(v))
+      }
+    }
     self.init(
       x: x, y: y, width: w, height: h, confidence: confidence, age: age, ageMin: ageMin, ageMax: ageMax,
       gender: gender, genderConfidence: genderConfidence, trackID: UInt64(track), rawAge: rawAge,
-      rawGender: rawGender, rawGenderConfidence: rawConfidence)
+      rawGender: rawGender, rawGenderConfidence: rawConfidence, landmarks: landmarks)
   }
 }
 
@@ -184,6 +206,7 @@ public enum AgeGenderMeta {
         f.y = Int32((Double(face.y) * sy).rounded())
         f.width = Int32((Double(face.width) * sx).rounded())
         f.height = Int32((Double(face.height) * sy).rounded())
+        f.landmarks = face.landmarks.enumerated().map { $0.offset % 2 == 0 ? $0.element * sx : $0.element * sy }
         return f
       }
       attach(scaled, frameWidth: outInfo.pointee.width, frameHeight: outInfo.pointee.height, to: transbuf)

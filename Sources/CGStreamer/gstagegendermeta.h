@@ -19,6 +19,10 @@
  *     raw-age, raw-gender, raw-gender-confidence
  *                             the latest single-frame estimate; age/gender above are
  *                             fused over the track's frames
+ *     landmarks               (GstValueArray of 10 doubles, only from detectors that give
+ *                             them: detector=centerface) x1, y1, ... x5, y5 in pixels of this
+ *                             buffer's frame: left eye, right eye, nose tip, left and right
+ *                             mouth corners, left and right as seen in the image
  *
  * The boxes follow the frame: videoscale rescales them, videoconvert, queue and
  * tee keep them.
@@ -52,6 +56,8 @@ typedef struct {
   gdouble raw_age;
   const gchar *raw_gender; /* owned by the meta */
   gdouble raw_gender_confidence;
+  guint n_landmarks;       /* 5, or 0 when the detector gives none */
+  gdouble landmarks[10];   /* x, y of each point */
 } GstAgeGenderFace;
 
 /* The buffer's face metadata, or NULL when the element has not seen it. */
@@ -108,6 +114,17 @@ gst_age_gender_meta_get_face (GstCustomMeta * meta, guint index, GstAgeGenderFac
     face->raw_gender = face->gender;
   face->raw_gender_confidence = face->gender_confidence;
   gst_structure_get_double (f, "raw-gender-confidence", &face->raw_gender_confidence);
+  {
+    const GValue *points = gst_structure_get_value (f, "landmarks");
+    if (points && GST_VALUE_HOLDS_ARRAY (points) && gst_value_array_get_size (points) == 10) {
+      guint i;
+      for (i = 0; i < 10; i++) {
+        const GValue *v = gst_value_array_get_value (points, i);
+        face->landmarks[i] = G_VALUE_HOLDS_DOUBLE (v) ? g_value_get_double (v) : 0;
+      }
+      face->n_landmarks = 5;
+    }
+  }
   return TRUE;
 }
 

@@ -300,7 +300,14 @@ int32_t agb_net_check(agb_net *net, const agb_input_spec *spec, int32_t batch, a
     const int shape[4] = {batch, 3, spec->height, spec->width};
     cv::Mat input(4, shape, CV_32F, cv::Scalar(0));
     net->net.setInput(input);
-    cv::Mat out = net->net.forward();
+    // Every output the net has, as it will be run: cv::dnn (4.6) plans its
+    // buffers on the first forward for the outputs asked then; asking for the
+    // last output alone and later for all of them gave garbage in the others
+    // (CenterFace's landmarks).
+    std::vector<cv::Mat> outs;
+    net->net.forward(outs, net->net.getUnconnectedOutLayersNames());
+    if (outs.empty()) throw std::runtime_error("the network produced no output");
+    const cv::Mat &out = outs[0];
     if (out.empty() || out.size[0] < 1) throw std::runtime_error("the network produced no output");
     // Importing a model parses megabytes of protobuf into short-lived heap
     // blocks; hand that memory back to the system rather than keep it mapped.
@@ -391,6 +398,57 @@ int32_t agb_ssd_detect(agb_net *net, const agb_image *image, const agb_input_spe
     }
     std::sort(out, out + count, [](const agb_detection &l, const agb_detection &r) { return l.score > r.score; });
     return count;
+  });
+}
+
+int32_t agb_forward_outputs(agb_net *net, const agb_image *image, const agb_input_spec *spec, int32_t x,
+                            int32_t y, int32_t width, int32_t height, const char *const *names,
+                            int32_t name_count, float *out, int32_t capacity, int32_t *sizes,
+                            agb_error *err) {
+  return guarded(err, -1, [&]() -> int32_t {
+    if (net == nullptr || spec == nullptr || names == nullptr || name_count <= 0 || sizes == nullptr ||
+        (out == nullptr && capacity > 0))
+      throw std::invalid_argument("null argument");
+    std::lock_guard<std::mutex> hold(net->lock);
+    const cv::Mat src = wrap(image);
+    const int W = spec->width, H = spec->height;
+    if (W <= 0 || H <= 0) throw std::invalid_argument("network input size is empty");
+    if (width <= 0 || height <= 0 || x < 0 || y < 0 || x + width > W || y + height > H)
+      throw std::invalid_argument("the image region does not lie inside the network input");
+    net->canvas.create(H, W, CV_8UC3);
+    net->canvas.setTo(cv::Scalar(spec->mean[0], spec->mean[1], spec->mean[2]));
+    cv::Mat target = net->canvas(cv::Rect(x, y, width, height));
+    const bool same_order = src.channels() == 3 && (image->format == AGB_PIXEL_RGB) == (spec->rgb != 0);
+    const int interpolation = width < src.cols ? cv::INTER_AREA : cv::INTER_LINEAR;
+    if (same_order) {
+      cv::resize(src, target, target.size(), 0, 0, interpolation);
+    } else {
+      cv::resize(src, net->staging, target.size(), 0, 0, interpolation);
+      cv::Mat converted;
+      to_three_channels(net->staging, image->format, spec->rgb != 0, converted);
+      converted.copyTo(target);
+    }
+    cv::dnn::blobFromImage(net->canvas, net->blob, spec->scale, cv::Size(),
+                           cv::Scalar(spec->mean[0], spec->mean[1], spec->mean[2]), false, false);
+    net->net.setInput(net->blob);
+    std::vector<cv::String> wanted;
+    for (int i = 0; i < name_count; i++) {
+      if (names[i] == nullptr) throw std::invalid_argument("null output name");
+      wanted.emplace_back(names[i]);
+    }
+    std::vector<cv::Mat> outputs;
+    net->net.forward(outputs, wanted);
+    if ((int)outputs.size() != name_count) throw std::runtime_error("the network gave fewer outputs than asked");
+    size_t written = 0;
+    for (int i = 0; i < name_count; i++) {
+      const cv::Mat &o = outputs[i];
+      if (o.type() != CV_32F || !o.isContinuous()) throw std::runtime_error("output " + wanted[i] + " is not float");
+      if (written + o.total() > (size_t)capacity) throw std::runtime_error("output buffer too small");
+      std::memcpy(out + written, o.ptr<float>(), o.total() * sizeof(float));
+      sizes[i] = (int32_t)o.total();
+      written += o.total();
+    }
+    return (int32_t)written;
   });
 }
 

@@ -30,5 +30,14 @@ public struct AgeGenderEstimate: Equatable, Sendable {
 /// Implementations: `CydralAgeGenderClassifier` (default); the Levi & Hassner
 /// Caffe nets slot in behind the same protocol.
 public protocol AgeGenderClassifier: AnyObject {
-  func classify(_ image: ImageView, faces: [Box]) throws -> [AgeGenderEstimate]
+  /// `landmarks[i]`: face i's five detector landmarks (`Detection.landmarks`),
+  /// empty for a face without; `landmarks` may be empty for all faces.
+  func classify(_ image: ImageView, faces: [Box], landmarks: [[Point]]) throws -> [AgeGenderEstimate]
+}
+
+extension AgeGenderClassifier {
+  /// Faces known by their boxes alone.
+  public func classify(_ image: ImageView, faces: [Box]) throws -> [AgeGenderEstimate] {
+    try classify(image, faces: faces, landmarks: [])
+  }
 }

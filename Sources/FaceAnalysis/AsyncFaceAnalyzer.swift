@@ -32,6 +32,7 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
         moved.detection.box.y += v.1 * steps
         moved.detection.box.width = max(1, moved.detection.box.width + v.2 * steps)
         moved.detection.box.height = max(1, moved.detection.box.height + v.3 * steps)
+        moved.detection.landmarks = face.detection.landmarks(movedTo: moved.detection.box)
         return moved
       }
     }

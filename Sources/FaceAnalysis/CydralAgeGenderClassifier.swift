@@ -43,9 +43,9 @@ public final class CydralAgeGenderClassifier: AgeGenderClassifier {
     self.geometry = geometry
   }
 
-  public func classify(_ image: ImageView, faces: [Box]) throws -> [AgeGenderEstimate] {
+  public func classify(_ image: ImageView, faces: [Box], landmarks: [[Point]]) throws -> [AgeGenderEstimate] {
     if faces.isEmpty { return [] }
-    placements = try geometry.placements(for: faces, in: image)
+    placements = try geometry.placements(for: faces, landmarks: landmarks, in: image)
     let ages = try run(ageNet, image, faces, classes: ageNet.manifest.ageValues.count, mirrored: mirrorAveragedAge)
     let genders = try run(genderNet, image, faces, classes: genderNet.manifest.labels.count, mirrored: false)
     let ageValues = ageNet.manifest.ageValues

@@ -8,7 +8,9 @@ final class DNNNetwork: @unchecked Sendable {
   let spec: agb_input_spec
   let manifest: ModelManifest
 
-  init(manifest: ModelManifest, store: ModelStore) throws {
+  /// `inputSize` (width, height) overrides the manifest's, for fully
+  /// convolutional nets loaded once per input size (CenterFaceDetector).
+  init(manifest: ModelManifest, store: ModelStore, inputSize: (width: Int, height: Int)? = nil) throws {
     let files = try store.files(of: manifest)
     var error = agb_error()
     let loaded: OpaquePointer?
@@ -27,7 +29,7 @@ final class DNNNetwork: @unchecked Sendable {
     }
     let mean = manifest.mean.map(Float.init)
     var spec = agb_input_spec(
-      width: Int32(manifest.inputWidth), height: Int32(manifest.inputHeight), rgb: manifest.rgb ? 1 : 0,
+      width: Int32(inputSize?.width ?? manifest.inputWidth), height: Int32(inputSize?.height ?? manifest.inputHeight), rgb: manifest.rgb ? 1 : 0,
       mean: (mean[0], mean[1], mean[2]), scale: Float(manifest.scale))
     // Caffe and ONNX readers accept some damaged files; one forward pass at load
     // time turns those into a load error naming the file (and warms the net up).

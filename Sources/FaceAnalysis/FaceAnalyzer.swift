@@ -56,7 +56,7 @@ public final class FaceAnalyzer {
     detections.sort { $0.confidence > $1.confidence }
     let limit = max(0, options.maxFaces)
     if detections.count > limit { detections.removeLast(detections.count - limit) }
-    let estimates = try classifier.classify(image, faces: detections.map(\.box))
+    let estimates = try classifier.classify(image, faces: detections.map(\.box), landmarks: detections.map(\.landmarks))
     return zip(detections, estimates).map { AnalyzedFace(detection: $0, estimate: $1) }
   }
 }

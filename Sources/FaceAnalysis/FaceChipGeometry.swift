@@ -39,7 +39,14 @@ public struct FacePlacement: Equatable, Sendable {
 /// Places the classifier's chip for each face. `BoxChipGeometry` squares up
 /// the detector's box; `LandmarkChipGeometry` aligns on five landmarks.
 public protocol FaceChipGeometry: AnyObject {
-  func placements(for faces: [Box], in image: ImageView) throws -> [FacePlacement]
+  /// `landmarks[i]`: face i's detector landmarks, or empty (see AgeGenderClassifier).
+  func placements(for faces: [Box], landmarks: [[Point]], in image: ImageView) throws -> [FacePlacement]
+}
+
+extension FaceChipGeometry {
+  public func placements(for faces: [Box], in image: ImageView) throws -> [FacePlacement] {
+    try placements(for: faces, landmarks: [], in: image)
+  }
 }
 
 /// An unaligned chip: a square centred on the detector's box.
@@ -63,7 +70,7 @@ public final class BoxChipGeometry: FaceChipGeometry {
     return .square(x: face.centerX - side / 2, y: face.centerY + verticalShift * face.height - side / 2, side: side)
   }
 
-  public func placements(for faces: [Box], in image: ImageView) throws -> [FacePlacement] {
+  public func placements(for faces: [Box], landmarks: [[Point]], in image: ImageView) throws -> [FacePlacement] {
     faces.map(placement(for:))
   }
 }

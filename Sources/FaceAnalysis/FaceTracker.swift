@@ -21,12 +21,28 @@ public final class FaceTracker {
     public internal(set) var visible: Bool = true
     /// The box of its last matched detection (velocity is measured from it).
     public internal(set) var matchedBox: Box
+    /// The last matched detection's landmarks, as fractions of its box, so
+    /// they move and scale with the box between detections.
+    var relativeLandmarks: [Point] = []
 
-    init(id: UInt64, box: Box, confidence: Double) {
+    init(id: UInt64, box: Box, confidence: Double, landmarks: [Point] = []) {
       self.id = id
       self.box = box
       self.confidence = confidence
       matchedBox = box
+      remember(landmarks, of: box)
+    }
+
+    mutating func remember(_ landmarks: [Point], of box: Box) {
+      relativeLandmarks = landmarks.map {
+        Point(x: ($0.x - box.x) / max(1e-9, box.width), y: ($0.y - box.y) / max(1e-9, box.height))
+      }
+    }
+
+    /// The landmarks of its last detection carried along to its current box
+    /// (empty when the detector gives none).
+    public var landmarks: [Point] {
+      relativeLandmarks.map { Point(x: box.x + $0.x * box.width, y: box.y + $0.y * box.height) }
     }
   }
 
@@ -116,6 +132,7 @@ public final class FaceTracker {
       tracks[index].box = box
       tracks[index].matchedBox = box
       tracks[index].confidence = detections[pair.detection].confidence
+      tracks[index].remember(detections[pair.detection].landmarks, of: box)
       tracks[index].hits += 1
       tracks[index].missed = 0
       tracks[index].visible = true
@@ -123,7 +140,8 @@ public final class FaceTracker {
     }
     for t in tracks.indices where !trackTaken.contains(t) { tracks[t].visible = false }
     for (d, detection) in detections.enumerated() where !detectionTaken.contains(d) {
-      tracks.append(Track(id: nextID, box: detection.box, confidence: detection.confidence))
+      tracks.append(
+        Track(id: nextID, box: detection.box, confidence: detection.confidence, landmarks: detection.landmarks))
       ids[d] = nextID
       nextID += 1
     }

@@ -1,3 +1,14 @@
+/// A point in pixels.
+public struct Point: Equatable, Sendable {
+  public var x: Double
+  public var y: Double
+
+  public init(x: Double, y: Double) {
+    self.x = x
+    self.y = y
+  }
+}
+
 /// An axis-aligned box in pixels.
 public struct Box: Equatable, Sendable {
   public var x: Double

@@ -40,7 +40,8 @@ public final class LandmarkChipGeometry: FaceChipGeometry {
     self.landmarker = landmarker
   }
 
-  public func placements(for faces: [Box], in image: ImageView) throws -> [FacePlacement] {
+  /// The shape predictor's points on each box (detector landmarks are not used).
+  public func placements(for faces: [Box], landmarks: [[Point]], in image: ImageView) throws -> [FacePlacement] {
     try landmarker.landmarks(for: faces, in: image).enumerated().map { index, points in
       // Non-finite points only come from an absurd (yet loadable) model.
       points.count == Self.template.count && points.allSatisfy({ $0.x.isFinite && $0.y.isFinite })
@@ -51,6 +52,13 @@ public final class LandmarkChipGeometry: FaceChipGeometry {
   /// The similarity transform (rotation, uniform scale, translation) that best
   /// maps the template onto `points` in the least-squares sense.
   public static func placement(fitting points: [(x: Double, y: Double)]) -> FacePlacement {
+    placement(fitting: points, template: template)
+  }
+
+  /// The same fit to any template (unit-square coordinates, one per point).
+  public static func placement(fitting points: [(x: Double, y: Double)], template: [(x: Double, y: Double)])
+    -> FacePlacement
+  {
     let n = Double(template.count)
     let sx = template.map(\.x).reduce(0, +) / n, sy = template.map(\.y).reduce(0, +) / n
     let dx = points.map(\.x).reduce(0, +) / n, dy = points.map(\.y).reduce(0, +) / n

@@ -95,7 +95,7 @@ public final class LeviHassnerClassifier: AgeGenderClassifier {
     )
   }
 
-  public func classify(_ image: ImageView, faces: [Box]) throws -> [AgeGenderEstimate] {
+  public func classify(_ image: ImageView, faces: [Box], landmarks: [[Point]]) throws -> [AgeGenderEstimate] {
     let (ages, females) = try probabilities(image, faces: faces)
     let groups = ageNet.manifest.ageGroups
     return zip(ages, females).map { probabilities, female in

@@ -61,11 +61,13 @@ public final class VideoFaceAnalyzer {
     self.tracker = tracker
   }
 
-  /// Classifies `faces` (track id, box) and fuses the results into their tracks.
-  private func classify(_ faces: [(UInt64, Box)], in image: ImageView, raw: inout [UInt64: AgeGenderEstimate]) throws {
+  /// Classifies `faces` (track id, box, landmarks) and fuses the results into their tracks.
+  private func classify(_ faces: [(UInt64, Box, [Point])], in image: ImageView, raw: inout [UInt64: AgeGenderEstimate])
+    throws
+  {
     if faces.isEmpty { return }
-    let results = try classifier.classify(image, faces: faces.map(\.1))
-    for ((id, box), estimate) in zip(faces, results) {
+    let results = try classifier.classify(image, faces: faces.map(\.1), landmarks: faces.map(\.2))
+    for ((id, box, _), estimate) in zip(faces, results) {
       var state = estimates[id] ?? TrackEstimate()
       state.fusion.add(estimate, weight: EstimateFusion.reliability(faceWidth: box.width))
       state.framesSinceClassified = 0
@@ -115,12 +117,12 @@ public final class VideoFaceAnalyzer {
         for (id, detection) in zip(ids, detections) { try appearance.remember(id, box: detection.box, in: image) }
       }
       // Classify the tracks that are new, due, or have grown markedly.
-      var due: [(UInt64, Box)] = []
+      var due: [(UInt64, Box, [Point])] = []
       for (id, detection) in zip(ids, detections) {
         let state = estimates[id]
         if state == nil || state!.framesSinceClassified >= options.classificationInterval
           || detection.box.width > state!.classifiedWidth * options.regrowFactor {
-          due.append((id, detection.box))
+          due.append((id, detection.box, detection.landmarks))
         }
       }
       try classify(due, in: colour, raw: &raw)
@@ -135,7 +137,9 @@ public final class VideoFaceAnalyzer {
       let warming = tracker.tracks.filter { track in
         track.visible && estimates[track.id].map { $0.fusion.count < options.warmupClassifications } == true
       }
-      if !warming.isEmpty { try classify(warming.map { ($0.id, $0.box) }, in: try converter.packed(image), raw: &raw) }
+      if !warming.isEmpty {
+        try classify(warming.map { ($0.id, $0.box, $0.landmarks) }, in: try converter.packed(image), raw: &raw)
+      }
     }
     let live = Set(tracker.tracks.map(\.id))
     estimates = estimates.filter { live.contains($0.key) }
@@ -144,7 +148,8 @@ public final class VideoFaceAnalyzer {
     return tracker.tracks.compactMap { track in
       guard track.visible, let state = estimates[track.id], let fused = state.fusion.fused else { return nil }
       return AnalyzedFace(
-        detection: Detection(box: track.box, confidence: track.confidence), estimate: fused, trackID: track.id,
+        detection: Detection(box: track.box, confidence: track.confidence, landmarks: track.landmarks), estimate: fused,
+        trackID: track.id,
         raw: raw[track.id] ?? state.fusion.latest)
     }
   }

@@ -14,16 +14,25 @@ final class AgeGenderElement: @unchecked Sendable {
 
   enum Property: UInt32 {
     case modelDir = 1, detectionThreshold, minFaceSize, maxFaces, draw, postMessages, detectionSize, closeUpDetection, align, detectionInterval, classificationInterval, trackMaxMissed, tracking
-    case detector, classifier, cascade, scaleFactor, minNeighbors, async, maxLag
+    case detector, classifier, cascade, scaleFactor, minNeighbors, async, maxLag, landmarks
   }
 
-  enum DetectorKind: Int32 { case ssd = 0, haar }
+  enum DetectorKind: Int32 { case ssd = 0, haar, centerface }
+  enum LandmarkSource: Int32 { case detector = 0, shapePredictor }
   enum ClassifierKind: Int32 { case cydral = 0, leviHassner }
 
   static let detectorType = registerEnum(
     "GstAgeGenderDetector",
-    [(DetectorKind.ssd.rawValue, nick: "ssd", name: "res10 SSD face detector (OpenCV dnn)"),
+    [(DetectorKind.centerface.rawValue, nick: "centerface",
+      name: "CenterFace (OpenCV dnn): finds small faces, with five landmarks"),
+     (DetectorKind.ssd.rawValue, nick: "ssd", name: "res10 SSD face detector (OpenCV dnn)"),
      (DetectorKind.haar.rawValue, nick: "haar", name: "Haar cascade (OpenCV objdetect), as the original tutorial")])
+  static let landmarkSourceType = registerEnum(
+    "GstAgeGenderLandmarkSource",
+    [(LandmarkSource.detector.rawValue, nick: "detector",
+      name: "The detector's own five landmarks where it gives them (centerface), else dlib's shape predictor"),
+     (LandmarkSource.shapePredictor.rawValue, nick: "shape-predictor",
+      name: "dlib's 5-point shape predictor run on each detected box")])
   static let classifierType = registerEnum(
     "GstAgeGenderClassifier",
     [(ClassifierKind.cydral.rawValue, nick: "cydral", name: "Cydral age (81 classes) and gender nets, CC0"),
@@ -38,11 +47,11 @@ final class AgeGenderElement: @unchecked Sendable {
     PropertySpec(
       id: Property.detectionThreshold.rawValue, name: "detection-threshold", nick: "Detection threshold",
       blurb: "Minimum face detector confidence for a face to be reported",
-      kind: .double(min: 0, max: 1, default: 0.5), mutableWhilePlaying: true),
+      kind: .double(min: 0, max: 1, default: Settings().detectionThreshold), mutableWhilePlaying: true),
     PropertySpec(
       id: Property.minFaceSize.rawValue, name: "min-face-size", nick: "Minimum face size",
       blurb: "Faces whose smaller side is below this many pixels are ignored",
-      kind: .int(min: 0, max: 8192, default: 20), mutableWhilePlaying: true),
+      kind: .int(min: 0, max: 8192, default: Settings().minFaceSize), mutableWhilePlaying: true),
     PropertySpec(
       id: Property.maxFaces.rawValue, name: "max-faces", nick: "Maximum faces",
       blurb: "At most this many faces per frame (the most confident) are classified and reported",
@@ -58,19 +67,23 @@ final class AgeGenderElement: @unchecked Sendable {
     PropertySpec(
       id: Property.detectionSize.rawValue, name: "detection-size", nick: "Detection size",
       blurb: "Shorter side in pixels of the face detector's input (aspect kept); larger finds smaller faces, at a cost that grows with its square",
-      kind: .int(min: 64, max: 2160, default: 300), mutableWhilePlaying: true),
+      kind: .int(min: 64, max: 2160, default: Settings().detectionSize), mutableWhilePlaying: true),
     PropertySpec(
       id: Property.closeUpDetection.rawValue, name: "close-up-detection", nick: "Close-up detection",
       blurb: "When a frame yields no face, look again with a wide border around it, which finds faces that fill the frame",
       kind: .boolean(default: true), mutableWhilePlaying: true),
     PropertySpec(
       id: Property.align.rawValue, name: "align", nick: "Align faces",
-      blurb: "Align each face on five landmarks (dlib shape predictor) before age and gender estimation, as the nets were trained; off: a square around the detector's box",
+      blurb: "Align each face on five landmarks (see 'landmarks') before age and gender estimation, as the nets were trained; off: a square around the detector's box",
       kind: .boolean(default: true), mutableWhilePlaying: false),
+    PropertySpec(
+      id: Property.landmarks.rawValue, name: "landmarks", nick: "Landmarks for alignment",
+      blurb: "Which five landmarks align the faces (with align=true)",
+      kind: .enumeration(type: landmarkSourceType, default: Settings().landmarks.rawValue), mutableWhilePlaying: false),
     PropertySpec(
       id: Property.detector.rawValue, name: "detector", nick: "Face detector",
       blurb: "Which face detector runs",
-      kind: .enumeration(type: detectorType, default: DetectorKind.ssd.rawValue), mutableWhilePlaying: false),
+      kind: .enumeration(type: detectorType, default: Settings().detector.rawValue), mutableWhilePlaying: false),
     PropertySpec(
       id: Property.classifier.rawValue, name: "classifier", nick: "Age and gender classifier",
       blurb: "Which age and gender nets run (levi-hassner needs 'make models-levi-hassner')",
@@ -116,19 +129,20 @@ final class AgeGenderElement: @unchecked Sendable {
 
   struct Settings {
     var modelDir: String? = nil
-    var detectionThreshold = 0.5
-    var minFaceSize: Int32 = 20
+    var detectionThreshold = 0.4
+    var minFaceSize: Int32 = 10
     var maxFaces: Int32 = 32
     var draw = true
     var postMessages = false
-    var detectionSize: Int32 = 300
+    var detectionSize: Int32 = 256
     var closeUpDetection = true
     var align = true
     var detectionInterval: Int32 = 16
     var classificationInterval: Int32 = 32
     var trackMaxMissed: Int32 = 40
     var tracking = true
-    var detector = DetectorKind.ssd
+    var detector = DetectorKind.centerface
+    var landmarks = LandmarkSource.shapePredictor
     var classifier = ClassifierKind.cydral
     var cascade = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
     var scaleFactor = 1.1
@@ -148,6 +162,7 @@ final class AgeGenderElement: @unchecked Sendable {
   struct State {
     var analyzer: VideoFaceAnalyzer
     var ssd: SSDFaceDetector?
+    var centerFace: CenterFaceDetector?
     var haar: HaarFaceDetector?
     /// The worker when async=true (it then owns `analyzer`).
     var worker: AsyncFaceAnalyzer?
@@ -160,6 +175,8 @@ final class AgeGenderElement: @unchecked Sendable {
     func tune(_ s: Settings) {
       ssd?.inputSize = Int(s.detectionSize)
       ssd?.closeUpPadding = s.closeUpDetection ? 0.3 : 0
+      centerFace?.inputSize = Int(s.detectionSize)
+      centerFace?.closeUpPadding = s.closeUpDetection ? 0.3 : 0
       haar?.scaleFactor = s.scaleFactor
       haar?.minNeighbors = Int(s.minNeighbors)
       analyzer.tracker.maxMissed = Int(s.trackMaxMissed)
@@ -211,7 +228,8 @@ final class AgeGenderElement: @unchecked Sendable {
       case .classificationInterval: s.classificationInterval = g_value_get_int(value)
       case .trackMaxMissed: s.trackMaxMissed = g_value_get_int(value)
       case .tracking: s.tracking = g_value_get_boolean(value) != 0
-      case .detector: s.detector = DetectorKind(rawValue: g_value_get_enum(value)) ?? .ssd
+      case .detector: s.detector = DetectorKind(rawValue: g_value_get_enum(value)) ?? .centerface
+      case .landmarks: s.landmarks = LandmarkSource(rawValue: g_value_get_enum(value)) ?? .detector
       case .classifier: s.classifier = ClassifierKind(rawValue: g_value_get_enum(value)) ?? .cydral
       case .cascade:
         s.cascade = g_value_get_string(value).map { String(cString: $0) } ?? HaarFaceDetector.defaultCascadePath
@@ -241,6 +259,7 @@ final class AgeGenderElement: @unchecked Sendable {
     case .trackMaxMissed: g_value_set_int(value, s.trackMaxMissed)
     case .tracking: g_value_set_boolean(value, s.tracking ? 1 : 0)
     case .detector: g_value_set_enum(value, s.detector.rawValue)
+    case .landmarks: g_value_set_enum(value, s.landmarks.rawValue)
     case .classifier: g_value_set_enum(value, s.classifier.rawValue)
     case .cascade: g_value_set_string(value, s.cascade)
     case .scaleFactor: g_value_set_double(value, s.scaleFactor)
@@ -259,9 +278,12 @@ final class AgeGenderElement: @unchecked Sendable {
     let directory = PluginLocation.shared.resolveModelDirectory(explicit: s.modelDir)
     let store = ModelStore(directory: directory)
     do {
-      var ssd: SSDFaceDetector?, haar: HaarFaceDetector?
+      var ssd: SSDFaceDetector?, centerFace: CenterFaceDetector?, haar: HaarFaceDetector?
       let detector: any FaceDetector
       switch s.detector {
+      case .centerface:
+        centerFace = try CenterFaceDetector(store: store)
+        detector = centerFace!
       case .ssd:
         ssd = try SSDFaceDetector(store: store)
         detector = ssd!
@@ -273,14 +295,21 @@ final class AgeGenderElement: @unchecked Sendable {
       let classifier: any AgeGenderClassifier
       switch s.classifier {
       case .cydral:
-        let geometry: any FaceChipGeometry =
-          s.align ? LandmarkChipGeometry(landmarker: try FaceLandmarker(store: store)) : BoxChipGeometry()
+        // The shape predictor is loaded only when it is used.
+        let geometry: any FaceChipGeometry
+        if !s.align {
+          geometry = BoxChipGeometry()
+        } else if s.landmarks == .detector && s.detector == .centerface {
+          geometry = DetectorLandmarkChipGeometry()
+        } else {
+          geometry = LandmarkChipGeometry(landmarker: try FaceLandmarker(store: store))
+        }
         classifier = try CydralAgeGenderClassifier(store: store, geometry: geometry)
       case .leviHassner:
         classifier = try LeviHassnerClassifier(store: store)
       }
       let analyzer = VideoFaceAnalyzer(detector: detector, classifier: classifier)
-      var fresh = State(analyzer: analyzer, ssd: ssd, haar: haar, worker: nil, layout: nil)
+      var fresh = State(analyzer: analyzer, ssd: ssd, centerFace: centerFace, haar: haar, worker: nil, layout: nil)
       if s.async {
         let tuning = fresh
         fresh.worker = AsyncFaceAnalyzer(analyzer: analyzer) { [weak self] in

@@ -16,11 +16,13 @@ import Synchronization
 ///
 ///     {"pts":40000000,"running_time":40000000,"width":960,"height":540,
 ///      "faces":[{"x":..,"y":..,"width":..,"height":..,"confidence":..,"age":..,
-///                "age_min":..,"age_max":..,"gender":"female","gender_confidence":..,"track_id":0}]}
+///                "age_min":..,"age_max":..,"gender":"female","gender_confidence":..,"track_id":0,
+///                "landmarks":[[x,y],[x,y],[x,y],[x,y],[x,y]]}]}
 ///
 /// `pts` and `running_time` are nanoseconds or null; `width`/`height` come from
 /// the meta, else from the caps, else null; `faces` is empty when the buffer
-/// carries no meta. Every line is written with one write(2) as soon as it is
+/// carries no meta; `landmarks` (left eye, right eye, nose tip, mouth corners,
+/// in the scaled frame's pixels) only where the detector gives them. Every line is written with one write(2) as soon as it is
 /// complete (no buffering), so readers can follow the file while it grows.
 final class AgeGenderJSONElement: @unchecked Sendable {
   // MARK: Properties
@@ -206,7 +208,16 @@ final class AgeGenderJSONElement: @unchecked Sendable {
       out += ",\"age_max\":" + JSONText.number(face.ageMax)
       out += ",\"gender\":" + JSONText.string(face.gender)
       out += ",\"gender_confidence\":" + JSONText.number(face.genderConfidence)
-      out += ",\"track_id\":\(face.trackID)}"
+      out += ",\"track_id\":\(face.trackID)"
+      if face.landmarks.count == 10 {
+        out += ",\"landmarks\":["
+        for k in 0..<5 {
+          if k > 0 { out += "," }
+          out += "[" + JSONText.number(face.landmarks[2 * k]) + "," + JSONText.number(face.landmarks[2 * k + 1]) + "]"
+        }
+        out += "]"
+      }
+      out += "}"
     }
     out += "]}\n"
     return out

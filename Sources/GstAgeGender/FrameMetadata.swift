@@ -16,7 +16,8 @@ enum FrameMetadata {
         height: Int32(box.height.rounded()), confidence: face.detection.confidence, age: e.age,
         ageMin: e.ageRange.lowerBound, ageMax: e.ageRange.upperBound, gender: e.gender.rawValue,
         genderConfidence: e.genderConfidence, trackID: face.trackID, rawAge: face.raw?.age,
-        rawGender: face.raw?.gender.rawValue, rawGenderConfidence: face.raw?.genderConfidence)
+        rawGender: face.raw?.gender.rawValue, rawGenderConfidence: face.raw?.genderConfidence,
+        landmarks: face.detection.landmarks.flatMap { [$0.x, $0.y] })
     }
   }
 

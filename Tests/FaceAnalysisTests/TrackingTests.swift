@@ -245,9 +245,9 @@ final class IntervalTests: XCTestCase {
     let inner: any AgeGenderClassifier
     var faces = 0
     init(_ inner: any AgeGenderClassifier) { self.inner = inner }
-    func classify(_ image: ImageView, faces boxes: [Box]) throws -> [AgeGenderEstimate] {
+    func classify(_ image: ImageView, faces boxes: [Box], landmarks: [[Point]]) throws -> [AgeGenderEstimate] {
       faces += boxes.count
-      return try inner.classify(image, faces: boxes)
+      return try inner.classify(image, faces: boxes, landmarks: landmarks)
     }
   }
 

@@ -107,6 +107,20 @@ int32_t agb_ssd_detect(agb_net *net, const agb_image *image, const agb_input_spe
                        agb_error *err);
 
 /*
+ * Runs a network on the image and copies out the named outputs (e.g. a
+ * detector's heatmaps, decoded by the caller). The image is resized (area
+ * averaging when shrinking) into the region (x, y, width, height) of a
+ * spec->width x spec->height input whose rest is the mean colour (zero after
+ * normalisation). The outputs are written one after another, each as the
+ * network lays it out (NCHW); sizes[i] receives output i's value count.
+ * Returns the number of floats written, or -1 (also when out is too small).
+ */
+int32_t agb_forward_outputs(agb_net *net, const agb_image *image, const agb_input_spec *spec, int32_t x,
+                            int32_t y, int32_t width, int32_t height, const char *const *names,
+                            int32_t name_count, float *out, int32_t capacity, int32_t *sizes,
+                            agb_error *err);
+
+/*
  * Cuts one chip per face and classifies each (one forward per chip at batch 1:
  * a varying batch makes cv::dnn re-plan the net on every change of shape).
  * transforms: count * 6 floats, each a 2x3 affine matrix mapping chip pixel
