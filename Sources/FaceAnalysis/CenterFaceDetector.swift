@@ -37,7 +37,7 @@ public final class CenterFaceDetector: FaceDetector {
   /// Heatmap, log scales, offsets, landmarks (null-terminated static strings for the bridge).
   static let outputNames: [StaticString] = ["537", "538", "539", "540"]
 
-  public init(store: ModelStore, model: String = CenterFaceDetector.defaultModel, inputSize: Int = 192,
+  public init(store: ModelStore, model: String = CenterFaceDetector.defaultModel, inputSize: Int = 256,
     closeUpPadding: Double = 0.3) throws {
     let manifest = try store.manifest(named: model)
     guard manifest.role == .detector, manifest.format == .onnx else {

@@ -84,6 +84,18 @@ enum Fixtures {
   nonisolated(unsafe) private static var cachedDetector: SSDFaceDetector?
   nonisolated(unsafe) private static var cachedClassifier: CydralAgeGenderClassifier?
 
+  nonisolated(unsafe) private static var cachedCenterFace: CenterFaceDetector?
+
+  /// The CenterFace detector (the element's default) with its default settings.
+  static func centerFace(file: StaticString = #filePath, line: UInt = #line) throws -> CenterFaceDetector {
+    try require(modelDirectory + "/centerface.model", "model manifest", file: file, line: line)
+    try require(modelDirectory + "/weights/centerface.onnx", "model weights", file: file, line: line)
+    if let cachedCenterFace { return cachedCenterFace }
+    let made = try CenterFaceDetector(store: ModelStore(directory: modelDirectory))
+    cachedCenterFace = made
+    return made
+  }
+
   /// A detector with the default settings. Tests that change settings restore them.
   static func detector(file: StaticString = #filePath, line: UInt = #line) throws -> SSDFaceDetector {
     try requireModels(file: file, line: line)

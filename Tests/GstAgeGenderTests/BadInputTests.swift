@@ -138,7 +138,7 @@ final class BadInputTests: XCTestCase {
       Robust.setString(ag, "max-faces", "7")
     }
     for name in names { XCTAssertEqual(Robust.property(ag, name), defaults[name], "\(name) kept its value") }
-    XCTAssertEqual(defaults["detection-threshold"], "0.5")
+    XCTAssertEqual(defaults["detection-threshold"].flatMap { Double($0) }, 0.4)
     XCTAssertEqual(defaults["max-faces"], "32")
     // One GLib warning per refused GValue: 15 from g_object_set_property, and
     // "" for detection-size, which GStreamer parses as 0; the strings that do not

@@ -18,7 +18,7 @@ final class ElementTests: XCTestCase {
     }
     let properties = [
       "model-dir", "detection-threshold", "min-face-size", "max-faces", "draw", "post-messages",
-      "detection-size", "close-up-detection", "align",
+      "detection-size", "close-up-detection", "align", "landmarks", "detector",
     ]
     for name in properties {
       guard let range = text.range(of: "  \(name) ") else {
@@ -29,7 +29,8 @@ final class ElementTests: XCTestCase {
       let block = text[range.lowerBound...].prefix(600)
       XCTAssertTrue(block.contains("Default"), "\(name) shows no default")
     }
-    XCTAssertTrue(text.contains("Double. Range:               0 -               1 Default:             0.5"))
+    XCTAssertTrue(text.contains("Double. Range:               0 -               1 Default:             0.4"))
+    XCTAssertTrue(text.contains("Enum \"GstAgeGenderDetector\" Default: 2, \"centerface\""), "centerface is the default")
   }
 
   func testVideoGetsOneMetaPerBufferAndBothPeople() throws {
@@ -159,10 +160,31 @@ final class ElementTests: XCTestCase {
         XCTAssertLessThanOrEqual(abs(y.height - 2 * x.height), 2)
         XCTAssertEqual(y.gender, x.gender)
         XCTAssertEqual(y.age, x.age)
+        // CenterFace's five landmarks, scaled with the boxes.
+        XCTAssertEqual(x.landmarks.count, 10, "the default detector gives five landmarks")
+        XCTAssertEqual(y.landmarks.count, 10, "landmarks lost after videoscale")
+        for (p, q) in zip(x.landmarks, y.landmarks) { XCTAssertEqual(q, 2 * p, accuracy: 0.01) }
         compared += 1
       }
     }
     XCTAssertGreaterThan(compared, 100)
+  }
+
+  func testLandmarksOnlyFromDetectorsThatGiveThem() throws {
+    let still = try Fixtures.still("astronaut.png")
+    let head = "filesrc location=\(still) ! pngdec ! imagefreeze num-buffers=2 ! videoconvert ! agegender async=false"
+    let (centerFace, _) = try PipelineRun.collect("\(head) ! appsink name=sink sync=false")
+    let face = try XCTUnwrap(centerFace.first?.faces?.first, "no face with the default detector")
+    XCTAssertEqual(face.landmarks.count, 10)
+    // Eyes left to right, inside the box.
+    XCTAssertLessThan(face.landmarks[0], face.landmarks[2])
+    for k in 0..<5 {
+      XCTAssertTrue((Double(face.x)...Double(face.x + face.width)).contains(face.landmarks[2 * k]), "\(face)")
+      XCTAssertTrue((Double(face.y)...Double(face.y + face.height)).contains(face.landmarks[2 * k + 1]), "\(face)")
+    }
+    let (ssd, _) = try PipelineRun.collect("\(head) detector=ssd ! appsink name=sink sync=false")
+    let ssdFace = try XCTUnwrap(ssd.first?.faces?.first, "no face with detector=ssd")
+    XCTAssertEqual(ssdFace.landmarks, [], "res10 gives no landmarks")
   }
 
   func testBusMessagesOnlyWhenAsked() throws {

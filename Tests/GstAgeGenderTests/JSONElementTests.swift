@@ -33,7 +33,15 @@ final class JSONElementTests: XCTestCase {
     for key in ["x", "y", "width", "height", "confidence", "age", "age_min", "age_max", "gender_confidence", "track_id"] {
       XCTAssertNotNil(number(face[key]), "face lacks numeric \(key): \(face)")
     }
-    XCTAssertEqual(face.count, 11, "unexpected keys: \(face.keys.sorted())")
+    // The default detector's five landmarks, [x, y] each, inside (or at the edge of) the frame.
+    let landmarks = face["landmarks"] as? [[Any]]
+    XCTAssertEqual(landmarks?.count, 5, "landmarks: \(String(describing: face["landmarks"]))")
+    for point in landmarks ?? [] {
+      let x = number(point.first) ?? -99, y = number(point.last) ?? -99
+      XCTAssertEqual(point.count, 2)
+      XCTAssertTrue(x >= -2 && x <= frameWidth + 2 && y >= -2 && y <= frameHeight + 2, "landmark outside the frame: \(face)")
+    }
+    XCTAssertEqual(face.count, 12, "unexpected keys: \(face.keys.sorted())")
     let gender = face["gender"] as? String
     XCTAssertTrue(gender == "female" || gender == "male", "gender \(String(describing: gender))")
     let x = number(face["x"]) ?? -1, w = number(face["width"]) ?? -1

@@ -37,8 +37,9 @@ final class ModelErrorTests: XCTestCase {
   }
 
   /// Starts a one-frame pipeline with model-dir set and returns the error text.
-  private func startError(modelDir: String) throws -> String {
-    let pipeline = try Pipeline("videotestsrc num-buffers=1 ! videoconvert ! agegender name=ag ! fakesink")
+  private func startError(modelDir: String, properties: [String: String] = [:]) throws -> String {
+    let settings = properties.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: " ")
+    let pipeline = try Pipeline("videotestsrc num-buffers=1 ! videoconvert ! agegender name=ag \(settings) ! fakesink")
     try Pipeline.setProperty(try pipeline.child("ag"), "model-dir", modelDir)
     do {
       try pipeline.run(timeoutSeconds: 60)
@@ -57,10 +58,10 @@ final class ModelErrorTests: XCTestCase {
   }
 
   func testEachMissingModelFileIsNamed() throws {
-    for file in ["res10_300x300_ssd_iter_140000.caffemodel", "res10_300x300_ssd_deploy.prototxt", "cydral-age-v1.onnx",
-      "cydral-gender-v1.onnx", "shape_predictor_5_face_landmarks.dat"] {
+    let ssd = ["res10_300x300_ssd_iter_140000.caffemodel", "res10_300x300_ssd_deploy.prototxt"]
+    for file in ssd + ["centerface.onnx", "cydral-age-v1.onnx", "cydral-gender-v1.onnx", "shape_predictor_5_face_landmarks.dat"] {
       let dir = try modelCopy { try FileManager.default.removeItem(at: $0.appendingPathComponent(file)) }
-      let message = try startError(modelDir: dir)
+      let message = try startError(modelDir: dir, properties: ssd.contains(file) ? ["detector": "ssd"] : [:])
       XCTAssertTrue(message.contains("weights/\(file)"), "\(file): \(message)")
       XCTAssertTrue(message.contains("is missing"), message)
       XCTAssertTrue(message.contains("make models"), message)
@@ -80,6 +81,11 @@ final class ModelErrorTests: XCTestCase {
       ("shape_predictor_5_face_landmarks.dat", try Data(contentsOf: URL(fileURLWithPath: Fixtures.modelDirectory + "/weights/shape_predictor_5_face_landmarks.dat")).prefix(50_000)),
       // Truncated ONNX.
       ("cydral-age-v1.onnx", try Data(contentsOf: URL(fileURLWithPath: Fixtures.modelDirectory + "/weights/cydral-age-v1.onnx")).prefix(100_000)),
+      // The default detector: random bytes, empty, cut short, another net in its place.
+      ("centerface.onnx", Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 40503 >> 3) })),
+      ("centerface.onnx", Data()),
+      ("centerface.onnx", try Data(contentsOf: URL(fileURLWithPath: Fixtures.modelDirectory + "/weights/centerface.onnx")).prefix(1_000_000)),
+      ("centerface.onnx", try Data(contentsOf: URL(fileURLWithPath: Fixtures.modelDirectory + "/weights/cydral-gender-v1.onnx"))),
     ]
     for (file, bytes) in cases {
       let dir = try modelCopy { weights in
@@ -87,7 +93,7 @@ final class ModelErrorTests: XCTestCase {
         try FileManager.default.removeItem(at: target)
         try bytes.write(to: target)
       }
-      let message = try startError(modelDir: dir)
+      let message = try startError(modelDir: dir, properties: file.hasPrefix("res10") ? ["detector": "ssd"] : [:])
       XCTAssertTrue(message.contains("weights/\(file)"), "\(file) (\(bytes.count) bytes): \(message)")
       XCTAssertTrue(message.contains("cannot be loaded") || message.contains("empty"), message)
       try FileManager.default.removeItem(at: scratch)
