@@ -10,7 +10,9 @@ hits all alike), and prints the median fps, peak RSS and ratios:
   python-loop     bench/python_loop.py: OpenCV 4.6 res10 + Cydral nets every frame
 at 1280x720 (../shared/testdata/video/bench-walk-720p.mp4) and at 480x270 (the same clip
 scaled, encoded once into a temporary file), then a live run (sync=true at the clip's
-25 fps) with GStreamer's latency tracer for the element's added latency.
+25 fps) with GStreamer's latency tracer for the element's added latency, and last the
+targets (720p, same run): defaults >= 0.5x decode-only and >= 6x facedetect, every-frame
+>= 1.3x the Python loop, peak RSS <= 160 MB, live p99 element latency <= 40 ms.
 
 fps is frames / the time gst-launch reports from PLAYING to EOS (model loading in
 start() is outside it; python-loop times its loop the same way). Peak RSS is
@@ -117,6 +119,25 @@ def live_latency(video, extra=()):
     print(f"- element latency over {len(values)} buffers: p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, "
           f"max {values[-1]:.1f} ms")
     print(f"- QoS messages: {qos}, frames reported dropped: {dropped}")
+    return p(0.99)
+
+
+def targets(med, p99):
+    """Each target of the detector issue, with the figure this run measured."""
+    rows = [
+        ("defaults × decode-only", med["agegender"][0] / med["decode-only"][0], ">=", 0.5),
+        ("defaults × facedetect", med["agegender"][0] / med["facedetect"][0], ">=", 6.0),
+        ("every-frame × python-loop", med["every-frame"][0] / med["python-loop"][0], ">=", 1.3),
+        ("defaults peak RSS MB", med["agegender"][1], "<=", 160.0),
+    ]
+    if p99 is not None:
+        rows.append(("live p99 element latency ms", p99, "<=", 40.0))
+    print("\n### targets (1280x720, this run)\n")
+    print("| figure | measured | target | met |")
+    print("|---|---:|---:|---|")
+    for name, value, op, goal in rows:
+        met = value >= goal if op == ">=" else value <= goal
+        print(f"| {name} | {value:.2f} | {op} {goal:g} | {'yes' if met else 'no'} |")
 
 
 def main():
@@ -133,7 +154,7 @@ def main():
                     for n in ("age_net.caffemodel", "gender_net.caffemodel"))
     print(f"gst-agegender benchmark on {os.uname().nodename}, {os.cpu_count()} cores")
     frames = count_frames(VIDEO_720) or 328
-    table("1280x720", VIDEO_720, frames, opts.repeats, have_seed)
+    hd = table("1280x720", VIDEO_720, frames, opts.repeats, have_seed)
     if not opts.skip_270p:
         with tempfile.TemporaryDirectory() as tmp:
             small = os.path.join(tmp, "bench-walk-270p.mp4")
@@ -141,8 +162,8 @@ def main():
                             "videoconvert", "!", "videoscale", "!", "video/x-raw,width=480,height=270", "!",
                             "x264enc", "!", "mp4mux", "!", "filesink", f"location={small}"], check=True)
             table("480x270", small, frames, opts.repeats, have_seed)
-    if not opts.skip_live:
-        live_latency(VIDEO_720)
+    p99 = None if opts.skip_live else live_latency(VIDEO_720)
+    targets(hd, p99)
 
 
 if __name__ == "__main__":

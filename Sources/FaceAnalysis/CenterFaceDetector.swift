@@ -49,8 +49,9 @@ public final class CenterFaceDetector: FaceDetector {
     self.closeUpPadding = closeUpPadding
     // Load (and check) the net at the manifest's size now, so a missing or
     // damaged file fails at start, naming the file, not on the first frame.
-    let first = try DNNNetwork(manifest: manifest, store: store)
-    nets.append((manifest.inputWidth, manifest.inputHeight, first))
+    // It is not kept: frames need nets of their own sizes, and each loaded net
+    // holds its activations (~10 MB at 480x256).
+    _ = try DNNNetwork(manifest: manifest, store: store, inputSize: (32, 32))
   }
 
   /// The network input for a `width` x `height` frame with `padding` (a
