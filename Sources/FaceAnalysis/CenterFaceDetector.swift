@@ -1,5 +1,6 @@
 import COpenCVBridge
 import Glibc
+import Synchronization
 
 /// CenterFace (Star-Clouds, MIT) through cv::dnn: an anchor-free detector that
 /// gives each face a box and five landmarks, and finds much smaller faces than
@@ -20,8 +21,9 @@ import Glibc
 public final class CenterFaceDetector: FaceDetector {
   private let manifest: ModelManifest
   private let store: ModelStore
-  /// Loaded nets by input size, most recently used last.
-  private var nets: [(width: Int, height: Int, net: DNNNetwork)] = []
+  /// Loaded nets by input size, most recently used last. Behind a lock:
+  /// `prepare` may run on the streaming thread while a worker detects.
+  private let nets = Mutex<[(width: Int, height: Int, net: DNNNetwork)]>([])
   private let maxNets = 2
   /// Shorter side of the main pass's input (at most the frame's own, rounded up to 32).
   public var inputSize: Int
@@ -81,17 +83,27 @@ public final class CenterFaceDetector: FaceDetector {
     return try run(image, threshold: threshold, padding: closeUpPadding, shortSide: min(inputSize, closeUpInputSize))
   }
 
+  /// Loads the main pass's net for frames of this size now (when the caps are
+  /// known), so the first frame does not wait ~100 ms for it.
+  /// `inputSize`: the size the next frames will use (the property may not be applied yet).
+  public func prepare(width: Int, height: Int, inputSize: Int) throws {
+    let layout = Self.inputLayout(width: width, height: height, padding: 0, shortSide: inputSize)
+    _ = try net(width: layout.width, height: layout.height)
+  }
+
   /// The net for one input size (see the pitfall above).
   private func net(width: Int, height: Int) throws -> DNNNetwork {
-    if let index = nets.firstIndex(where: { $0.width == width && $0.height == height }) {
-      let entry = nets.remove(at: index)
-      nets.append(entry)
-      return entry.net
+    try nets.withLock { nets in
+      if let index = nets.firstIndex(where: { $0.width == width && $0.height == height }) {
+        let entry = nets.remove(at: index)
+        nets.append(entry)
+        return entry.net
+      }
+      let net = try DNNNetwork(manifest: manifest, store: store, inputSize: (width, height))
+      nets.append((width, height, net))
+      if nets.count > maxNets { nets.removeFirst() }
+      return net
     }
-    let net = try DNNNetwork(manifest: manifest, store: store, inputSize: (width, height))
-    nets.append((width, height, net))
-    if nets.count > maxNets { nets.removeFirst() }
-    return net
   }
 
   private func run(_ image: ImageView, threshold: Double, padding: Double, shortSide: Int) throws -> [Detection] {

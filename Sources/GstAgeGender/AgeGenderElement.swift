@@ -359,6 +359,17 @@ final class AgeGenderElement: @unchecked Sendable {
     return state.withLock { state in
       guard state != nil else { return false }
       state!.layout = layout
+      // CenterFace needs a net per input size: load it now rather than on the first frame.
+      if let detector = state!.centerFace {
+        do {
+          try detector.prepare(
+            width: Int(info.pointee.width), height: Int(info.pointee.height),
+            inputSize: Int(settings.withLock { $0.detectionSize }))
+        } catch {
+          postError(element, resource: true, code: Int32(GST_RESOURCE_ERROR_OPEN_READ.rawValue), text: "\(error)", debug: nil)
+          return false
+        }
+      }
       // A new format or size starts a new scene: boxes of the old one mean nothing.
       if let worker = state!.worker { worker.reset() } else { state!.analyzer.reset() }
       state!.frame = 0
