@@ -155,9 +155,13 @@ final class MQTTPublisher: @unchecked Sendable {
     try check(mosquitto_reconnect_delay_set(client, Self.reconnectDelay, Self.reconnectDelayMax, false), "reconnect delay")
     let rc = mosquitto_connect_async(client, options.host, options.port, Self.keepAliveSeconds)
     if rc != MOSQ_ERR_SUCCESS.rawValue {
-      let reason = rc == MOSQ_ERR_ERRNO.rawValue ? String(cString: strerror(errno)) : String(cString: mosquitto_strerror(rc))
+      // Refused TCP connections and TLS handshakes with a local broker fail here, at once.
+      let failure =
+        rc == MOSQ_ERR_ERRNO.rawValue
+        ? Failure(kind: .unreachable, text: "could not connect to the MQTT broker at \(endpoint): \(String(cString: strerror(errno)))")
+        : startFailure(rc, lastLog: shared.withLock { $0.lastLog })
       close()
-      throw Failure(kind: .unreachable, text: "could not connect to the MQTT broker at \(endpoint): \(reason)")
+      throw failure
     }
     try check(mosquitto_loop_start(client), "network thread")
     let deadline = monotonicNow() + Self.connectTimeoutSeconds
