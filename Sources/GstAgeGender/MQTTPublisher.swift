@@ -217,6 +217,7 @@ final class MQTTPublisher: @unchecked Sendable {
     }
     var report: String?
     shared.withLock { s in
+      if s.phase == .closing { return }  // stop() has begun: nothing more goes out
       let again = s.everConnected
       s.everConnected = true
       var sent = 0
