@@ -126,6 +126,43 @@ final class MQTTTests: XCTestCase {
     XCTAssertEqual(after.count, frames - 200, "every line of the last 2 s arrives after the reconnection")
   }
 
+  /// The broker dies 1 s into a live 4 s stream and stays away: EOS on time, a
+  /// warning at EOS counts the drops, and stopping does not wait for the broker.
+  func testBrokerGoneUntilEndOfStreamWarnsOfTheDropsAtEOS() throws {
+    let dir = try temporaryDirectory()
+    let broker = try MQTTSupport.Broker(folder: dir, testCase: self)
+    let pipeline = try Pipeline(
+      "videotestsrc is-live=true num-buffers=100 ! video/x-raw,width=32,height=24,framerate=25/1 "
+        + "! agegenderjson mqtt-host=127.0.0.1 mqtt-port=\(broker.port) mqtt-max-queue=5 ! fakesink")
+    let killer = DispatchGroup()
+    killer.enter()
+    DispatchQueue.global().async {
+      usleep(1_000_000)
+      broker.kill()
+      killer.leave()
+    }
+    var warnings: [String] = []
+    let started = monotonicSeconds()
+    try pipeline.run(timeoutSeconds: 30) { message in
+      guard agb_message_type(message) == GST_MESSAGE_WARNING else { return }
+      var error: UnsafeMutablePointer<GError>?
+      gst_message_parse_warning(message, &error, nil)
+      if let error {
+        warnings.append(String(cString: error.pointee.message))
+        g_error_free(error)
+      }
+    }
+    let seconds = monotonicSeconds() - started  // run() returns after the NULL state change
+    XCTAssertEqual(killer.wait(timeout: .now() + 10), .success)
+    XCTAssertLessThan(seconds, 10, "4 s of live frames and the stop took \(seconds) s")
+    let report = try XCTUnwrap(warnings.first { $0.contains("dropped") }, "no drop warning at EOS: \(warnings)")
+    let dropped = try XCTUnwrap(
+      report.split(separator: " ").drop { $0 != "dropped" }.dropFirst().first.flatMap { Int($0) }, report)
+    // ~75 frames after the loss, 5 of them still queued at EOS.
+    XCTAssertTrue((40...95).contains(dropped), report)
+    XCTAssertTrue(report.contains("5 more are still queued"), report)
+  }
+
   /// A password file: a wrong password is an element error saying so (naming
   /// host:port); the right one publishes.
   func testPasswordWrongIsAnErrorRightPublishes() throws {
