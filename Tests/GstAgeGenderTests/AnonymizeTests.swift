@@ -56,8 +56,11 @@ final class AnonymizeTests: XCTestCase {
         Plane(offset: offsets[0], stride: strides[0], width: width, height: height, bytesPerSample: 1, subsampling: 1),
         Plane(offset: offsets[1], stride: strides[1], width: cw, height: ch, bytesPerSample: 2, subsampling: 2),
       ]
-    default:
-      return [Plane(offset: offsets[0], stride: strides[0], width: width, height: height, bytesPerSample: 3, subsampling: 1)]
+    default:  // packed: BGR, RGB (3 bytes) or a 4-byte format
+      return [
+        Plane(offset: offsets[0], stride: strides[0], width: width, height: height, bytesPerSample: format.count == 3 ? 3 : 4,
+          subsampling: 1)
+      ]
     }
   }
 
@@ -175,6 +178,19 @@ final class AnonymizeTests: XCTestCase {
   func testBGR() throws { try checkFormat("BGR") }
   func testI420() throws { try checkFormat("I420") }
   func testNV12() throws { try checkFormat("NV12") }
+
+  /// Four-byte packed formats (alpha or padding first or last) on two face images.
+  func testFourBytePackedFormats() throws {
+    let dir = try temporaryDirectory()
+    for format in ["RGBA", "xBGR"] {
+      for image in Self.faceImages.prefix(2) {
+        let path = try Fixtures.require(Fixtures.sharedTestData + "/faces/" + image)
+        try check(
+          "filesrc location=\(path) ! decodebin ! videoconvert ! video/x-raw,format=\(format) ! imagefreeze num-buffers=2",
+          format: format, name: image, minimumFaces: 2, dir: dir)
+      }
+    }
+  }
 
   func testInspectListsTheModes() throws {
     let result = try runProcess("/usr/bin/gst-inspect-1.0", ["agegender"])
