@@ -174,6 +174,10 @@ final class MQTTPublisher: @unchecked Sendable {
       }
       if monotonicNow() > deadline {
         let last = shared.withLock { $0.lastLog }
+        if let last, last.contains("OpenSSL") {
+          close()
+          throw startFailure(MOSQ_ERR_TLS.rawValue, lastLog: last)
+        }
         close()
         throw Failure(
           kind: .unreachable,
@@ -277,7 +281,16 @@ final class MQTTPublisher: @unchecked Sendable {
 
   private func logged(_ level: Int32, _ text: String) {
     if level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING) != 0 {
-      shared.withLock { $0.lastLog = text }
+      shared.withLock { s in
+        s.lastLog = text
+        // A handshake that fails in the network thread (rather than inside
+        // mosquitto_connect_async) ends that thread's loop without a disconnect
+        // callback (libmosquitto treats TLS errors as fatal): OpenSSL's log line
+        // is the only sign, so it decides the start failure at once.
+        if !s.everConnected && s.startFailure == nil && text.contains("OpenSSL") {
+          s.startFailure = startFailure(MOSQ_ERR_TLS.rawValue, lastLog: text)
+        }
+      }
     }
     log(text)
   }
