@@ -87,6 +87,8 @@ final class MQTTPublisher: @unchecked Sendable {
     var startFailure: Failure?
     /// libmosquitto's latest error or warning log line (its TLS errors come only this way).
     var lastLog: String?
+    /// A TLS error after the first connection: libmosquitto's thread has given up.
+    var tlsFailedWhilePlaying = false
   }
 
   let options: Options
@@ -293,6 +295,22 @@ final class MQTTPublisher: @unchecked Sendable {
       }
     }
     log(text)
+    // The same while playing (say the broker came back with another
+    // certificate): libmosquitto stops reconnecting, so say so once; lines are
+    // then kept and dropped as while the broker is away.
+    if level & MOSQ_LOG_ERR != 0 && text.contains("OpenSSL") {
+      let first = shared.withLock { s -> Bool in
+        guard s.everConnected, s.phase != .closing, !s.tlsFailedWhilePlaying else { return false }
+        s.tlsFailedWhilePlaying = true
+        s.phase = .disconnected
+        return true
+      }
+      if first {
+        warn(
+          "TLS failure with the MQTT broker at \(endpoint) (\(text)); libmosquitto does not retry after TLS errors: "
+            + "lines are queued up to mqtt-max-queue, then dropped, until the element is restarted")
+      }
+    }
   }
 
   // MARK: Publishing (streaming thread)
