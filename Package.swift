@@ -27,6 +27,10 @@ let package = Package(
     .systemLibrary(
       name: "CGStreamer", path: "Sources/CGStreamer", pkgConfig: "gstreamer-video-1.0",
       providers: [.apt(["libgstreamer1.0-dev", "libgstreamer-plugins-base1.0-dev"])]),
+    // libmosquitto for agegenderjson's MQTT publishing (issue 13); its own network thread.
+    .systemLibrary(
+      name: "CMosquitto", path: "Sources/CMosquitto", pkgConfig: "libmosquitto",
+      providers: [.apt(["libmosquitto-dev"])]),
     .target(
       name: "COpenCVBridge", path: "Sources/COpenCVBridge",
       cxxSettings: [.unsafeFlags(["-I\(openCVInclude)", "-O2"])],
@@ -46,7 +50,7 @@ let package = Package(
     .target(name: "AgeGenderMeta", dependencies: ["CGStreamer"]),
     // The GStreamer layer: registration, properties, caps, metadata, overlay.
     .target(
-      name: "GstAgeGender", dependencies: ["CGStreamer", "FaceAnalysis", "AgeGenderMeta"],
+      name: "GstAgeGender", dependencies: ["CGStreamer", "CMosquitto", "FaceAnalysis", "AgeGenderMeta"],
       linkerSettings: [
         // Export only gst_plugin_agegender_get_desc.
         .unsafeFlags(["-Xlinker", "--version-script=\(root)/Sources/GstAgeGender/exports.map"])

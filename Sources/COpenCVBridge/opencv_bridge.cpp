@@ -695,6 +695,83 @@ int32_t agb_find_patch(const agb_image *image, const uint8_t *patch, int32_t siz
   });
 }
 
+namespace {
+
+// The longer side of the region a face's pixels are spread over, in the plane's pixels.
+int region_side(const cv::Rect &r) { return std::max(r.width, r.height); }
+
+// Blurs or pixelates `region` of `plane` (1 to 4 channels) in place. `side` is
+// the longer side of the luma region, in this plane's pixels, so the chroma
+// planes get the same strength relative to the face as the Y plane.
+void anonymize_region(cv::Mat &plane, cv::Rect region, int32_t mode, double side) {
+  region &= cv::Rect(0, 0, plane.cols, plane.rows);
+  if (region.empty()) return;
+  cv::Mat roi = plane(region);
+  if (mode == AGB_ANONYMIZE_PIXELATE) {
+    const double block = std::max(2.0, side / 8.0);
+    const cv::Size blocks(std::max(1, (int)std::lround(region.width / block)),
+                          std::max(1, (int)std::lround(region.height / block)));
+    cv::Mat small;
+    cv::resize(roi, small, blocks, 0, 0, cv::INTER_AREA);
+    cv::resize(small, roi, roi.size(), 0, 0, cv::INTER_NEAREST);  // into roi: same size and type, no reallocation
+    return;
+  }
+  // Blur: sigma of a sixth of the face region, on a copy area-downscaled to at
+  // most ~48 px (the kernel then stays ~49 taps whatever the face size: a
+  // 300 px face blurred at full size needs a 301-tap kernel).
+  const double sigma = std::max(1.0, side / 6.0);
+  const double factor = std::max(1.0, side / 48.0);
+  cv::Mat small, blurred;
+  const cv::Size reduced(std::max(1, (int)std::lround(region.width / factor)),
+                         std::max(1, (int)std::lround(region.height / factor)));
+  cv::resize(roi, small, reduced, 0, 0, cv::INTER_AREA);
+  // BORDER_REPLICATE: the copy has no outside, and reflecting would pull the
+  // face's own features back in at the edges.
+  cv::GaussianBlur(small, blurred, cv::Size(0, 0), sigma / factor, sigma / factor, cv::BORDER_REPLICATE);
+  cv::resize(blurred, roi, roi.size(), 0, 0, cv::INTER_LINEAR);
+}
+
+}  // namespace
+
+int32_t agb_anonymize_boxes(agb_image *image, const float *boxes, int32_t count, int32_t mode, float margin,
+                            agb_error *err) {
+  return guarded(err, -1, [&]() -> int32_t {
+    if (mode == AGB_ANONYMIZE_NONE || count <= 0) return 0;
+    if (mode != AGB_ANONYMIZE_BLUR && mode != AGB_ANONYMIZE_PIXELATE)
+      throw std::invalid_argument("unknown anonymize mode " + std::to_string(mode));
+    if (boxes == nullptr) throw std::invalid_argument("no boxes");
+    if (!(margin >= 0 && margin <= 10)) throw std::invalid_argument("margin out of range");
+    const bool planar = image != nullptr && image->chroma != AGB_CHROMA_NONE;
+    int32_t format = 0;
+    cv::Mat luma = planar ? brightness_source(image, format) : wrap(image);
+    cv::Mat u, v;
+    if (planar) chroma_planes(image, u, v);
+    for (int32_t i = 0; i < count; ++i) {
+      const float *b = boxes + 4 * i;
+      if (!(std::isfinite(b[0]) && std::isfinite(b[1]) && std::isfinite(b[2]) && std::isfinite(b[3]))) continue;
+      if (b[2] <= 0 || b[3] <= 0) continue;
+      const double x0 = std::floor(b[0] - margin * b[2]), y0 = std::floor(b[1] - margin * b[3]);
+      const double x1 = std::ceil(b[0] + b[2] * (1 + margin)), y1 = std::ceil(b[1] + b[3] * (1 + margin));
+      cv::Rect region((int)std::max(-1e6, x0), (int)std::max(-1e6, y0), 0, 0);
+      region.width = (int)std::min(1e6, x1 - x0);
+      region.height = (int)std::min(1e6, y1 - y0);
+      region &= cv::Rect(0, 0, luma.cols, luma.rows);
+      if (region.empty()) continue;
+      const double side = region_side(region);
+      anonymize_region(luma, region, mode, side);
+      if (!planar) continue;
+      // Chroma samples cover 2x2 luma pixels: round outward so a sample shared
+      // with the face region is anonymised too.
+      const int cx0 = region.x / 2, cy0 = region.y / 2;
+      const int cx1 = (region.x + region.width + 1) / 2, cy1 = (region.y + region.height + 1) / 2;
+      const cv::Rect chroma(cx0, cy0, cx1 - cx0, cy1 - cy0);
+      anonymize_region(u, chroma, mode, side / 2);
+      if (!v.empty()) anonymize_region(v, chroma, mode, side / 2);
+    }
+    return 0;
+  });
+}
+
 void agb_free(void *pointer) { std::free(pointer); }
 
 }  // extern "C"

@@ -15,6 +15,7 @@ final class AgeGenderElement: @unchecked Sendable {
   enum Property: UInt32 {
     case modelDir = 1, detectionThreshold, minFaceSize, maxFaces, draw, postMessages, detectionSize, closeUpDetection, align, detectionInterval, classificationInterval, trackMaxMissed, tracking
     case detector, classifier, cascade, scaleFactor, minNeighbors, async, maxLag, landmarks
+    case anonymize
   }
 
   enum DetectorKind: Int32 { case ssd = 0, haar, centerface }
@@ -38,6 +39,13 @@ final class AgeGenderElement: @unchecked Sendable {
     [(ClassifierKind.cydral.rawValue, nick: "cydral", name: "Cydral age (81 classes) and gender nets, CC0"),
      (ClassifierKind.leviHassner.rawValue, nick: "levi-hassner",
       name: "Levi & Hassner 2015 Adience Caffe nets (8 age groups), as the original tutorial")])
+
+  /// Privacy mode (issue 13): what happens to each face's pixels before the overlay.
+  static let anonymizeType = registerEnum(
+    "GstAgeGenderAnonymize",
+    [(FaceAnonymizer.Mode.none.rawValue, nick: "none", name: "Faces left as they are"),
+     (FaceAnonymizer.Mode.blur.rawValue, nick: "blur", name: "Strong Gaussian blur of each face box enlarged by 20% on every side"),
+     (FaceAnonymizer.Mode.pixelate.rawValue, nick: "pixelate", name: "Coarse blocks (8 across) over each face box enlarged by 20% on every side")])
 
   static let properties: [PropertySpec] = [
     PropertySpec(
@@ -125,6 +133,10 @@ final class AgeGenderElement: @unchecked Sendable {
       id: Property.trackMaxMissed.rawValue, name: "track-max-missed", nick: "Track max missed",
       blurb: "A track ends after this many frames without a matching detection; a face seen again before that keeps its id",
       kind: .int(min: 0, max: 100000, default: Settings().trackMaxMissed), mutableWhilePlaying: true),
+    PropertySpec(
+      id: Property.anonymize.rawValue, name: "anonymize", nick: "Anonymize faces",
+      blurb: "Privacy: blur or pixelate every face (its box enlarged by 20% on every side) in the output frames, before the overlay; the metadata is unchanged",
+      kind: .enumeration(type: anonymizeType, default: FaceAnonymizer.Mode.none.rawValue), mutableWhilePlaying: true),
   ]
 
   struct Settings {
@@ -149,6 +161,7 @@ final class AgeGenderElement: @unchecked Sendable {
     var minNeighbors: Int32 = 5
     var async = true
     var maxLag: Int32 = 0
+    var anonymize = FaceAnonymizer.Mode.none
 
     var analysisOptions: VideoAnalysisOptions {
       VideoAnalysisOptions(
@@ -237,6 +250,7 @@ final class AgeGenderElement: @unchecked Sendable {
       case .minNeighbors: s.minNeighbors = g_value_get_int(value)
       case .async: s.async = g_value_get_boolean(value) != 0
       case .maxLag: s.maxLag = g_value_get_int(value)
+      case .anonymize: s.anonymize = FaceAnonymizer.Mode(rawValue: g_value_get_enum(value)) ?? .none
       }
     }
   }
@@ -266,6 +280,7 @@ final class AgeGenderElement: @unchecked Sendable {
     case .minNeighbors: g_value_set_int(value, s.minNeighbors)
     case .async: g_value_set_boolean(value, s.async ? 1 : 0)
     case .maxLag: g_value_set_int(value, s.maxLag)
+    case .anonymize: g_value_set_enum(value, s.anonymize.rawValue)
     }
   }
 
@@ -456,6 +471,8 @@ final class AgeGenderElement: @unchecked Sendable {
         if s.postMessages {
           FrameMetadata.postMessage(faces, element: element, buffer: buffer)
         }
+        // Privacy first, so the overlay's label stays readable over a blurred face.
+        try FaceAnonymizer.apply(faces.map(\.detection.box), mode: s.anonymize, on: image)
         if s.draw { try FaceOverlay.draw(faces, on: image) }
         return GST_FLOW_OK
       } catch {

@@ -61,7 +61,8 @@ extension AgeGenderJSONElement {
     gst_element_class_set_static_metadata(
       elementClass, "Age and gender JSON writer", "Filter/Analyzer/Video",
       "Passes buffers through untouched and writes the faces of each one's GstAgeGenderMeta (from agegender, "
-        + "after any convert/scale/queue/tee) as one JSON object per line to a file or stdout",
+        + "after any convert/scale/queue/tee) as one JSON object per line to a file or stdout, and/or publishes "
+        + "each line as one message to an MQTT broker",
       "gst-agegender developers")
     // Any caps: the element only reads metadata. Each template gets its own caps.
     for (name, direction) in [("sink", GST_PAD_SINK), ("src", GST_PAD_SRC)] {
@@ -83,6 +84,14 @@ extension AgeGenderJSONElement {
     baseClass.pointee.set_caps = { base, incaps, _ in
       let raw = UnsafeMutableRawPointer(base!)
       return AgeGenderJSONElement.from(raw).setCaps(raw.assumingMemoryBound(to: GstElement.self), incaps!) ? 1 : 0
+    }
+    // EOS: report MQTT lines dropped while the broker is still away, before the EOS goes downstream.
+    baseClass.pointee.sink_event = { base, event in
+      let raw = UnsafeMutableRawPointer(base!)
+      if let event, event.pointee.type == GST_EVENT_EOS {
+        AgeGenderJSONElement.from(raw).endOfStream(raw.assumingMemoryBound(to: GstElement.self))
+      }
+      return AgeGenderJSONElement.parentClass?.pointee.sink_event?(base, event) ?? 0
     }
     baseClass.pointee.transform_ip = { base, buffer in
       let raw = UnsafeMutableRawPointer(base!)

@@ -24,33 +24,95 @@ import Synchronization
 /// carries no meta; `landmarks` (left eye, right eye, nose tip, mouth corners,
 /// in the scaled frame's pixels) only where the detector gives them. Every line is written with one write(2) as soon as it is
 /// complete (no buffering), so readers can follow the file while it grows.
+///
+/// With `mqtt-host` set, each line (without its newline) is also published as
+/// one MQTT message (MQTTPublisher: libmosquitto's own thread does the network
+/// work, so the stream never waits for the broker); with no `location` the
+/// lines then go to the broker only, not to stdout.
 final class AgeGenderJSONElement: @unchecked Sendable {
   // MARK: Properties
 
   enum Property: UInt32 {
     case location = 1
+    case mqttHost, mqttPort, mqttTopic, mqttClientID, mqttQoS, mqttUsername, mqttPassword, mqttTLSCAFile, mqttMaxQueue
   }
 
   static let properties: [PropertySpec] = [
     PropertySpec(
       id: Property.location.rawValue, name: "location", nick: "File location",
-      blurb: "File to write the JSON Lines to (one object per buffer; created or truncated at start); unset: standard output",
-      kind: .string(default: nil), mutableWhilePlaying: false)
+      blurb: "File to write the JSON Lines to (one object per buffer; created or truncated at start); unset: standard output, unless mqtt-host is set",
+      kind: .string(default: nil), mutableWhilePlaying: false),
+    PropertySpec(
+      id: Property.mqttHost.rawValue, name: "mqtt-host", nick: "MQTT broker host",
+      blurb: "Host name or address of an MQTT broker to publish every line to, as one message each (unset: no MQTT); unreachable at start: an element error",
+      kind: .string(default: nil), mutableWhilePlaying: false),
+    PropertySpec(
+      id: Property.mqttPort.rawValue, name: "mqtt-port", nick: "MQTT broker port",
+      blurb: "TCP port of the MQTT broker (1883 plain, 8883 by convention with TLS)",
+      kind: .int(min: 1, max: 65535, default: Settings().mqttPort), mutableWhilePlaying: false),
+    PropertySpec(
+      id: Property.mqttTopic.rawValue, name: "mqtt-topic", nick: "MQTT topic",
+      blurb: "Topic the lines are published to (no wildcards)",
+      kind: .string(default: "agegender"), mutableWhilePlaying: false),
+    PropertySpec(
+      id: Property.mqttClientID.rawValue, name: "mqtt-client-id", nick: "MQTT client id",
+      blurb: "Client identifier sent to the broker (unset: a random one); two clients with one id disconnect each other",
+      kind: .string(default: nil), mutableWhilePlaying: false),
+    PropertySpec(
+      id: Property.mqttQoS.rawValue, name: "mqtt-qos", nick: "MQTT QoS",
+      blurb: "MQTT quality of service of each message: 0 at most once, 1 at least once, 2 exactly once",
+      kind: .int(min: 0, max: 2, default: Settings().mqttQoS), mutableWhilePlaying: false),
+    PropertySpec(
+      id: Property.mqttUsername.rawValue, name: "mqtt-username", nick: "MQTT user name",
+      blurb: "User name for the broker (unset: anonymous); a refused name or password is an element error at start",
+      kind: .string(default: nil), mutableWhilePlaying: false),
+    PropertySpec(
+      id: Property.mqttPassword.rawValue, name: "mqtt-password", nick: "MQTT password",
+      blurb: "Password for mqtt-username (sent in clear unless mqtt-tls-ca-file turns TLS on)",
+      kind: .string(default: nil), mutableWhilePlaying: false),
+    PropertySpec(
+      id: Property.mqttTLSCAFile.rawValue, name: "mqtt-tls-ca-file", nick: "MQTT TLS CA file",
+      blurb: "PEM file of the CA that signed the broker's certificate; set: connect with TLS, checking the certificate and that it names mqtt-host",
+      kind: .string(default: nil), mutableWhilePlaying: false),
+    PropertySpec(
+      id: Property.mqttMaxQueue.rawValue, name: "mqtt-max-queue", nick: "MQTT maximum queue",
+      blurb: "Messages kept while the broker is unreachable (sent on reconnection); beyond it the oldest are dropped and a warning gives the count",
+      kind: .int(min: 0, max: 10_000_000, default: Settings().mqttMaxQueue), mutableWhilePlaying: false),
   ]
 
   struct Settings {
     var location: String? = nil
+    var mqttHost: String? = nil
+    var mqttPort: Int32 = 1883
+    var mqttTopic = "agegender"
+    var mqttClientID: String? = nil
+    var mqttQoS: Int32 = 0
+    var mqttUsername: String? = nil
+    var mqttPassword: String? = nil
+    var mqttTLSCAFile: String? = nil
+    var mqttMaxQueue: Int32 = 1000
+
+    /// The broker settings, or nil when MQTT is off (no host).
+    var mqttOptions: MQTTPublisher.Options? {
+      guard let host = mqttHost, !host.isEmpty else { return nil }
+      return MQTTPublisher.Options(
+        host: host, port: mqttPort, topic: mqttTopic, clientID: mqttClientID.flatMap { $0.isEmpty ? nil : $0 },
+        qos: mqttQoS, username: mqttUsername.flatMap { $0.isEmpty ? nil : $0 }, password: mqttPassword,
+        tlsCAFile: mqttTLSCAFile.flatMap { $0.isEmpty ? nil : $0 }, maxQueue: Int(mqttMaxQueue))
+    }
   }
 
   /// Open output and negotiated frame size, from start() to stop().
   struct State {
-    /// File descriptor written to; `ownsDescriptor` is false for stdout.
+    /// File descriptor written to (-1: none, MQTT only); `ownsDescriptor` is false for stdout.
     var descriptor: Int32
     var ownsDescriptor: Bool
     var path: String
     var capsWidth: Int32?
     var capsHeight: Int32?
     var lines: UInt64 = 0
+    /// Set when mqtt-host is: every line is also one MQTT message.
+    var mqtt: MQTTPublisher? = nil
   }
 
   let settings = Mutex(Settings())
@@ -63,6 +125,15 @@ final class AgeGenderJSONElement: @unchecked Sendable {
     settings.withLock { s in
       switch property {
       case .location: s.location = g_value_get_string(value).map { String(cString: $0) }
+      case .mqttHost: s.mqttHost = g_value_get_string(value).map { String(cString: $0) }
+      case .mqttPort: s.mqttPort = g_value_get_int(value)
+      case .mqttTopic: s.mqttTopic = g_value_get_string(value).map { String(cString: $0) } ?? Settings().mqttTopic
+      case .mqttClientID: s.mqttClientID = g_value_get_string(value).map { String(cString: $0) }
+      case .mqttQoS: s.mqttQoS = g_value_get_int(value)
+      case .mqttUsername: s.mqttUsername = g_value_get_string(value).map { String(cString: $0) }
+      case .mqttPassword: s.mqttPassword = g_value_get_string(value).map { String(cString: $0) }
+      case .mqttTLSCAFile: s.mqttTLSCAFile = g_value_get_string(value).map { String(cString: $0) }
+      case .mqttMaxQueue: s.mqttMaxQueue = g_value_get_int(value)
       }
     }
   }
@@ -72,32 +143,89 @@ final class AgeGenderJSONElement: @unchecked Sendable {
     let s = settings.withLock { $0 }
     switch property {
     case .location: g_value_set_string(value, s.location)
+    case .mqttHost: g_value_set_string(value, s.mqttHost)
+    case .mqttPort: g_value_set_int(value, s.mqttPort)
+    case .mqttTopic: g_value_set_string(value, s.mqttTopic)
+    case .mqttClientID: g_value_set_string(value, s.mqttClientID)
+    case .mqttQoS: g_value_set_int(value, s.mqttQoS)
+    case .mqttUsername: g_value_set_string(value, s.mqttUsername)
+    // Write-only in effect: reading it back (gst-inspect, gst-launch -v, logs) must not reveal it.
+    case .mqttPassword: g_value_set_string(value, s.mqttPassword == nil ? nil : "*****")
+    case .mqttTLSCAFile: g_value_set_string(value, s.mqttTLSCAFile)
+    case .mqttMaxQueue: g_value_set_int(value, s.mqttMaxQueue)
     }
   }
 
   // MARK: Lifecycle
 
-  /// Opens (creates or truncates) the output file; an unset or empty location means stdout.
+  /// Opens (creates or truncates) the output file; an unset or empty location
+  /// means stdout, or no file at all when the lines go to an MQTT broker. With
+  /// mqtt-host set, connects to the broker (bounded wait): an unreachable
+  /// broker, a refused password or a failed TLS handshake fail the start.
   func start(_ element: UnsafeMutablePointer<GstElement>) -> Bool {
-    let location = settings.withLock { $0.location }
-    guard let path = location, !path.isEmpty else {
-      state.withLock { $0 = State(descriptor: STDOUT_FILENO, ownsDescriptor: false, path: "stdout") }
+    let s = settings.withLock { $0 }
+    let mqttOptions = s.mqttOptions
+    var opened: State
+    if let path = s.location, !path.isEmpty {
+      let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o666)
+      if fd < 0 {
+        let reason = String(cString: strerror(errno))
+        let text = "Could not open file \"\(path)\" for writing: \(reason)"
+        JSONDebug.error(element, text)
+        postError(
+          element, resource: true, code: Int32(GST_RESOURCE_ERROR_OPEN_WRITE.rawValue), text: text,
+          debug: "open(\"\(path)\", O_WRONLY|O_CREAT|O_TRUNC): \(reason)")
+        return false
+      }
+      opened = State(descriptor: fd, ownsDescriptor: true, path: path)
+      JSONDebug.info(element, "writing JSON lines to \(path)")
+    } else if mqttOptions != nil {
+      opened = State(descriptor: -1, ownsDescriptor: false, path: "")
+    } else {
+      opened = State(descriptor: STDOUT_FILENO, ownsDescriptor: false, path: "stdout")
       JSONDebug.info(element, "writing JSON lines to stdout")
-      return true
     }
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o666)
-    if fd < 0 {
-      let reason = String(cString: strerror(errno))
-      let text = "Could not open file \"\(path)\" for writing: \(reason)"
-      JSONDebug.error(element, text)
-      postError(
-        element, resource: true, code: Int32(GST_RESOURCE_ERROR_OPEN_WRITE.rawValue), text: text,
-        debug: "open(\"\(path)\", O_WRONLY|O_CREAT|O_TRUNC): \(reason)")
-      return false
+    if let mqttOptions {
+      // The callbacks may run on libmosquitto's thread; the element outlives the
+      // publisher (stop() joins that thread), so the raw pointer stays valid.
+      let target = UncheckedElement(element)
+      let publisher = MQTTPublisher(
+        options: mqttOptions,
+        warn: { text in
+          JSONDebug.warning(target.element, text)
+          agb_element_warning(target.element, text, nil, "AgeGenderJSONElement.swift", "mqtt", 0)
+        },
+        log: { text in JSONDebug.debug(target.element, "libmosquitto: \(text)") })
+      do {
+        try publisher.connect()
+      } catch let failure as MQTTPublisher.Failure {
+        if opened.ownsDescriptor { _ = close(opened.descriptor) }
+        let code: GstResourceError
+        switch failure.kind {
+        case .notAuthorized: code = GST_RESOURCE_ERROR_NOT_AUTHORIZED
+        case .settings: code = GST_RESOURCE_ERROR_SETTINGS
+        case .unreachable, .refused, .tls: code = GST_RESOURCE_ERROR_OPEN_WRITE
+        }
+        JSONDebug.error(element, failure.text)
+        postError(element, resource: true, code: Int32(code.rawValue), text: failure.text, debug: nil)
+        return false
+      } catch {
+        return false
+      }
+      opened.mqtt = publisher
+      JSONDebug.info(element, "publishing JSON lines to MQTT \(publisher.endpoint) topic \(mqttOptions.topic)")
     }
-    state.withLock { $0 = State(descriptor: fd, ownsDescriptor: true, path: path) }
-    JSONDebug.info(element, "writing JSON lines to \(path)")
+    let ready = opened
+    state.withLock { $0 = ready }
     return true
+  }
+
+  /// At end of stream, lines dropped while the broker is still away are reported
+  /// (the warning on reconnection never comes).
+  func endOfStream(_ element: UnsafeMutablePointer<GstElement>) {
+    guard let publisher = state.withLock({ $0?.mqtt }), let report = publisher.takeDropReport() else { return }
+    JSONDebug.warning(element, report)
+    agb_element_warning(element, report, nil, "AgeGenderJSONElement.swift", "endOfStream", 0)
   }
 
   func stop(_ element: UnsafeMutablePointer<GstElement>) -> Bool {
@@ -105,6 +233,8 @@ final class AgeGenderJSONElement: @unchecked Sendable {
       defer { state = nil }
       return state
     }
+    // Lines already handed over go out (bounded wait); the network thread ends.
+    closed?.mqtt?.close()
     guard let closed, closed.ownsDescriptor else { return true }
     if close(closed.descriptor) != 0 {
       let text = "Could not close file \"\(closed.path)\": \(String(cString: strerror(errno)))"
@@ -159,7 +289,8 @@ final class AgeGenderJSONElement: @unchecked Sendable {
       let line = Self.jsonLine(
         pts: agb_clock_time_is_valid(pts) != 0 ? UInt64(pts) : nil, runningTime: runningTime,
         width: metaWidth ?? state!.capsWidth, height: metaHeight ?? state!.capsHeight, faces: faces)
-      if let failure = Self.writeAll(state!.descriptor, line) {
+      state!.mqtt?.publish(String(line.dropLast()))  // one message per line, without its newline
+      if state!.descriptor >= 0, let failure = Self.writeAll(state!.descriptor, line) {
         let text = "Could not write to file \"\(state!.path)\": \(failure)"
         postError(element, resource: true, code: Int32(GST_RESOURCE_ERROR_WRITE.rawValue), text: text, debug: nil)
         return GST_FLOW_ERROR
@@ -300,4 +431,13 @@ enum JSONDebug {
   static func debug(_ object: UnsafeMutableRawPointer?, _ message: @autoclosure () -> String, line: Int = #line) {
     log(GST_LEVEL_DEBUG, object, message(), line: line)
   }
+  static func warning(_ object: UnsafeMutableRawPointer?, _ message: @autoclosure () -> String, line: Int = #line) {
+    log(GST_LEVEL_WARNING, object, message(), line: line)
+  }
+}
+
+/// The element pointer handed to libmosquitto's thread (GstElement messages are thread-safe).
+struct UncheckedElement: @unchecked Sendable {
+  let element: UnsafeMutablePointer<GstElement>
+  init(_ element: UnsafeMutablePointer<GstElement>) { self.element = element }
 }

@@ -16,6 +16,7 @@ private let pluginInit: GstPluginInitFunc = { plugin in
   // Enum types before any class_init can ask for them.
   _ = AgeGenderElement.detectorType
   _ = AgeGenderElement.classifierType
+  _ = AgeGenderElement.anonymizeType
   guard gst_element_register(plugin, "agegenderjson", UInt32(GST_RANK_NONE.rawValue), AgeGenderJSONElement.gType) != 0 else { return 0 }
   return gst_element_register(plugin, "agegender", UInt32(GST_RANK_NONE.rawValue), AgeGenderElement.gType)
 }

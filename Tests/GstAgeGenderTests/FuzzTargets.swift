@@ -171,6 +171,8 @@ final class FrameFuzzTarget {
         faces.append(AnalyzedFace(detection: Detection(box: box, confidence: 1), estimate: estimate))
       }
     }
+    // The privacy mode on the same boxes (inside, across and far outside the frame), then the overlay.
+    try? FaceAnonymizer.apply(faces.map(\.detection.box), mode: flags & 32 == 0 ? .blur : .pixelate, on: image)
     try? FaceOverlay.draw(faces, on: image)
   }
 }

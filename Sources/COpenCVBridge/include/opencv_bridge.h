@@ -165,6 +165,30 @@ int32_t agb_grey_patch(const agb_image *image, float x, float y, float width, fl
 int32_t agb_find_patch(const agb_image *image, const uint8_t *patch, int32_t size, float x, float y, float width,
                        float height, float margin, float *found_x, float *found_y, float *score, agb_error *err);
 
+/*
+ * Privacy (agegender's `anonymize`): makes each face unrecognisable in place.
+ * boxes: count * 4 floats (x, y, width, height in image pixels). Each box is
+ * enlarged by `margin` times its width (left and right) and height (top and
+ * bottom), clipped to the frame, and then
+ *  - AGB_ANONYMIZE_BLUR: Gaussian-blurred with sigma = 1/6 of the region's longer
+ *    side (so eyes, nose and mouth merge whatever the face size), computed on
+ *    an area-downscaled copy for speed and scaled back;
+ *  - AGB_ANONYMIZE_PIXELATE: area-averaged to blocks of 1/8 of the longer side
+ *    (at least 2 px) and scaled back with nearest neighbour.
+ * Pixels outside the regions are not touched. Planar frames: the Y plane's
+ * region, and the chroma planes' region at half resolution (rounded outward,
+ * so it covers every chroma sample the luma region shares).
+ * Returns 0, or -1.
+ */
+typedef enum {
+  AGB_ANONYMIZE_NONE = 0,
+  AGB_ANONYMIZE_BLUR = 1,
+  AGB_ANONYMIZE_PIXELATE = 2,
+} agb_anonymize_mode;
+
+int32_t agb_anonymize_boxes(agb_image *image, const float *boxes, int32_t count, int32_t mode, float margin,
+                            agb_error *err);
+
 /* Frees memory the bridge (or opencv_image_io.h) handed out. */
 void agb_free(void *pointer);
 
