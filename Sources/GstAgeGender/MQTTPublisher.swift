@@ -87,8 +87,12 @@ final class MQTTPublisher: @unchecked Sendable {
     var startFailure: Failure?
     /// libmosquitto's latest error or warning log line (its TLS errors come only this way).
     var lastLog: String?
-    /// A TLS error after the first connection: libmosquitto's thread has given up.
-    var tlsFailedWhilePlaying = false
+    /// TLS errors while playing, since the last successful connection (the restart back-off).
+    var tlsFailures = 0
+    /// A restart of the network thread after a TLS error is pending.
+    var tlsRestarting = false
+    /// The thread doing that restart (joined by the next one, or by close()).
+    var restarter: pthread_t?
   }
 
   let options: Options
@@ -231,6 +235,7 @@ final class MQTTPublisher: @unchecked Sendable {
         if send(line) { sent += 1 }
       }
       s.phase = .connected
+      s.tlsFailures = 0
       if again {
         report = "reconnected to the MQTT broker at \(endpoint); sent \(sent) queued messages"
         if s.dropped > 0 {
@@ -295,22 +300,67 @@ final class MQTTPublisher: @unchecked Sendable {
       }
     }
     log(text)
-    // The same while playing (say the broker came back with another
-    // certificate): libmosquitto stops reconnecting, so say so once; lines are
-    // then kept and dropped as while the broker is away.
+    // The same while playing (say the broker came back with a certificate
+    // from another CA): libmosquitto's thread gives up for good, so a thread of
+    // ours restarts it after the back-off; meanwhile lines are kept and dropped
+    // as while the broker is away. Warned once per outage.
     if level & MOSQ_LOG_ERR != 0 && text.contains("OpenSSL") {
-      let first = shared.withLock { s -> Bool in
-        guard s.everConnected, s.phase != .closing, !s.tlsFailedWhilePlaying else { return false }
-        s.tlsFailedWhilePlaying = true
+      let (started, first, previous) = shared.withLock { s -> (Bool, Bool, pthread_t?) in
+        guard s.everConnected, s.phase != .closing, !s.tlsRestarting else { return (false, false, nil) }
         s.phase = .disconnected
-        return true
+        s.tlsRestarting = true
+        s.tlsFailures += 1
+        let previous = s.restarter
+        // Spawned under the lock, so close() (which sets .closing under it) always sees and joins it.
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        if pthread_create(&thread, nil, { context in
+          let publisher = Unmanaged<MQTTPublisher>.fromOpaque(context!).takeRetainedValue()
+          publisher.restartAfterTLSFailure()
+          return nil
+        }, context) == 0 {
+          s.restarter = thread
+        } else {
+          Unmanaged<MQTTPublisher>.fromOpaque(context).release()
+          s.restarter = nil
+        }
+        return (s.restarter != nil, s.tlsFailures == 1, previous)
       }
+      if let previous { pthread_join(previous, nil) }  // it ended right after its loop_start
       if first {
         warn(
-          "TLS failure with the MQTT broker at \(endpoint) (\(text)); libmosquitto does not retry after TLS errors: "
-            + "lines are queued up to mqtt-max-queue, then dropped, until the element is restarted")
+          "TLS failure with the MQTT broker at \(endpoint) (\(text)); libmosquitto does not retry after TLS errors, "
+            + (started ? "restarting its network thread with back-off" : "and its thread could not be restarted")
+            + "; lines are queued up to mqtt-max-queue meanwhile")
       }
     }
+  }
+
+  /// After a TLS error: ends what is left of libmosquitto's network thread
+  /// (disconnect first, so a thread that did not give up ends too), waits the
+  /// back-off (1, 2, 3 ... 10 s, interrupted by close()), then reconnects and
+  /// starts a new network thread. Runs on its own thread, never on libmosquitto's.
+  private func restartAfterTLSFailure() {
+    guard let client = mosq else { return }
+    mosquitto_disconnect(client)
+    mosquitto_loop_stop(client, false)
+    let failures = shared.withLock { $0.tlsFailures }
+    let delay = min(Double(Self.reconnectDelayMax), Double(Self.reconnectDelay) * Double(failures))
+    let deadline = monotonicNow() + delay
+    while monotonicNow() < deadline {
+      if shared.withLock({ $0.phase == .closing }) { return }
+      usleep(50_000)
+    }
+    let go = shared.withLock { s -> Bool in
+      guard s.phase != .closing else { return false }
+      s.tlsRestarting = false
+      return true
+    }
+    guard go else { return }
+    // A refused connection here is retried by the new thread's own back-off.
+    let rc = mosquitto_reconnect_async(client)
+    if rc != MOSQ_ERR_SUCCESS.rawValue { log("reconnect after a TLS error: \(String(cString: mosquitto_strerror(rc)))") }
+    mosquitto_loop_start(client)
   }
 
   // MARK: Publishing (streaming thread)
@@ -367,10 +417,14 @@ final class MQTTPublisher: @unchecked Sendable {
     {
       usleep(5_000)
     }
-    let left = shared.withLock { s -> Int in
+    let (left, restarter) = shared.withLock { s -> (Int, pthread_t?) in
       s.phase = .closing
-      return s.queue.count
+      defer { s.restarter = nil }
+      return (s.queue.count, s.restarter)
     }
+    // A restart after a TLS error either sees .closing and stops, or has
+    // finished its loop_start: either way the disconnect below ends the thread.
+    if let restarter { pthread_join(restarter, nil) }
     if left > 0 { log("\(left) queued messages not sent: the broker at \(endpoint) was unreachable") }
     mosquitto_disconnect(client)
     // The thread sleeps between reconnection attempts in a select() that
