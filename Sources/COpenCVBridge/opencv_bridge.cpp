@@ -708,10 +708,10 @@ void anonymize_region(cv::Mat &plane, cv::Rect region, int32_t mode, double side
   if (region.empty()) return;
   cv::Mat roi = plane(region);
   if (mode == AGB_ANONYMIZE_PIXELATE) {
-    // Four blocks across the enlarged region (the face itself ~3): CenterFace
-    // still found 93 of 112 pixelated faces on the shared clip at eight
-    // blocks, 27-32 at five.
-    const double block = std::max(2.0, side / 4.0);
+    // Three blocks across the enlarged region (the face itself ~2): CenterFace
+    // still found pixelated faces of the shared clip at eight blocks (93 of
+    // 112), five (27-32) and four (1 in I420 and NV12).
+    const double block = std::max(2.0, side / 3.0);
     const cv::Size blocks(std::max(1, (int)std::lround(region.width / block)),
                           std::max(1, (int)std::lround(region.height / block)));
     cv::Mat small;

@@ -173,7 +173,7 @@ int32_t agb_find_patch(const agb_image *image, const uint8_t *patch, int32_t siz
  *  - AGB_ANONYMIZE_BLUR: Gaussian-blurred with sigma = 1/4 of the region's longer
  *    side (so eyes, nose and mouth merge whatever the face size), computed on
  *    an area-downscaled copy for speed and scaled back;
- *  - AGB_ANONYMIZE_PIXELATE: area-averaged to blocks of 1/4 of the longer side
+ *  - AGB_ANONYMIZE_PIXELATE: area-averaged to blocks of 1/3 of the longer side
  *    (at least 2 px) and scaled back with nearest neighbour.
  * Pixels outside the regions are not touched. Planar frames: the Y plane's
  * region, and the chroma planes' region at half resolution (rounded outward,
