@@ -45,7 +45,7 @@ final class AgeGenderElement: @unchecked Sendable {
     "GstAgeGenderAnonymize",
     [(FaceAnonymizer.Mode.none.rawValue, nick: "none", name: "Faces left as they are"),
      (FaceAnonymizer.Mode.blur.rawValue, nick: "blur", name: "Strong Gaussian blur of each face box enlarged by 20% on every side"),
-     (FaceAnonymizer.Mode.pixelate.rawValue, nick: "pixelate", name: "Coarse blocks (8 across) over each face box enlarged by 20% on every side")])
+     (FaceAnonymizer.Mode.pixelate.rawValue, nick: "pixelate", name: "Coarse blocks (3 across) over each face box enlarged by 20% on every side")])
 
   static let properties: [PropertySpec] = [
     PropertySpec(
