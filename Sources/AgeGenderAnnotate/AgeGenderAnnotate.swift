@@ -14,7 +14,7 @@ struct AgeGenderAnnotate: ParsableCommand {
     discussion: """
       INPUT is a file path or a URL. An http(s) URL whose path ends in a media extension (.mp4 .mov .mkv .webm .ts .m3u8 ...) is played as it is; any other http(s) URL (a YouTube page, a page with a <video>) is first resolved to a media URL with `yt-dlp -g -f 'best[ext=mp4]/best' URL` (--resolve changes this rule). Other URIs (rtsp://, srt://, file://) go to uridecodebin unchanged. yt-dlp is $AGEGENDER_YTDLP, else the checkout's .build-venv/bin/yt-dlp, else yt-dlp on PATH.
 
-      Pipeline: uridecodebin ! videoconvert ! agegender [name=value ...] ! tee ! queue ! videoconvert ! x264enc ! mp4mux ! filesink. A probe after agegender turns each frame's GstAgeGenderMeta into one JSON line: {"frame", "pts" (ns), "width", "height", "faces": [{"x", "y", "width", "height", "confidence", "age", "age_min", "age_max", "gender", "gender_confidence", "track_id"}]}.
+      Pipeline: uridecodebin ! videoconvert ! agegender [name=value ...] ! tee ! queue ! videoconvert ! x264enc ! mp4mux ! filesink. A probe after agegender turns each frame's GstAgeGenderMeta into one JSON line: {"frame", "pts" (ns), "width", "height", "faces": [{"x", "y", "width", "height", "confidence", "age", "age_min", "age_max", "gender", "gender_confidence", "track_id", "landmarks" (five [x, y], where the detector gives them)}]}.
 
       Every frame is analysed (async=false is the default here; pass async=true for the element's live mode). On a terminal a progress line shows percent, fps and faces; the last line printed is a summary. Audio is not copied. Ctrl-C ends the stream cleanly (the MP4 stays playable).
       """)

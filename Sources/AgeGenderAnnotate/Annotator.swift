@@ -223,7 +223,14 @@ final class Annotator {
       + "\"confidence\":\(number(f.confidence, 4)),\"age\":\(number(f.age, 2)),"
       + "\"age_min\":\(number(f.ageMin, 2)),\"age_max\":\(number(f.ageMax, 2)),"
       + "\"gender\":\(quoted(f.gender)),\"gender_confidence\":\(number(f.genderConfidence, 4)),"
-      + "\"track_id\":\(f.trackID)}"
+      + "\"track_id\":\(f.trackID)" + landmarks(f) + "}"
+  }
+
+  /// `,"landmarks":[[x,y] x 5]` when the detector gives them, else nothing.
+  static func landmarks(_ f: FaceRecord) -> String {
+    guard f.landmarks.count == 10 else { return "" }
+    let points = (0..<5).map { "[\(number(f.landmarks[2 * $0], 1)),\(number(f.landmarks[2 * $0 + 1], 1))]" }
+    return ",\"landmarks\":[" + points.joined(separator: ",") + "]"
   }
 
   static func number(_ value: Double, _ digits: Int) -> String {

@@ -86,6 +86,8 @@ final class InputOutputTests: XCTestCase {
       XCTAssertNotNil(face[key], "a face lacks \(key): \(face)")
     }
     XCTAssertTrue(["female", "male"].contains(face["gender"] as? String ?? ""))
+    let points = try XCTUnwrap(face["landmarks"] as? [[Double]], "no landmarks from the default detector: \(face)")
+    XCTAssertEqual(points.map(\.count), [2, 2, 2, 2, 2])
     let summaryFaces = lines.reduce(0) { $0 + (($1["faces"] as? [Any])?.count ?? 0) }
     XCTAssertTrue(summary.contains("\(summaryFaces) faces"), "summary \(summary) vs \(summaryFaces) faces in JSON")
     let reference = try Self.referenceFaces()
