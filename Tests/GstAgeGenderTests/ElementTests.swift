@@ -195,7 +195,7 @@ final class ElementTests: XCTestCase {
     XCTAssertEqual(ours.count, frames.count, "one message per frame")
     let withFaces = try XCTUnwrap(ours.first { $0.contains("\"face\\,") }, "no message with a face")
     for field in ["timestamp=", "running-time=", "stream-time=", "faces=", "x\\=", "y\\=", "width\\=", "height\\=",
-      "age\\=", "gender\\=", "gender-confidence\\=", "confidence\\="] {
+      "age\\=", "gender\\=", "gender-confidence\\=", "confidence\\=", "landmarks\\="] {
       XCTAssertTrue(withFaces.contains(field), "message lacks \(field): \(withFaces.prefix(300))")
     }
     let (_, quiet) = try PipelineRun.collect(pipeline.replacingOccurrences(of: "%@", with: "false"))
