@@ -56,7 +56,7 @@ final class MesonInstallTests: XCTestCase {
     XCTAssertTrue(pluginDir.hasPrefix(destdir + "/usr/lib"), pluginDir)
     XCTAssertTrue(pluginDir.hasSuffix("/gstreamer-1.0"), pluginDir)
     let models = destdir + "/usr/share/gst-agegender/models"
-    for file in ["res10-ssd.model", "cydral-age.model", "cydral-gender.model", "dlib-landmarks5.model",
+    for file in ["centerface.model", "weights/centerface.onnx", "res10-ssd.model", "cydral-age.model", "cydral-gender.model", "dlib-landmarks5.model",
       "weights/res10_300x300_ssd_iter_140000.caffemodel", "weights/res10_300x300_ssd_deploy.prototxt",
       "weights/cydral-age-v1.onnx", "weights/cydral-gender-v1.onnx", "weights/shape_predictor_5_face_landmarks.dat"] {
       XCTAssertTrue(FileManager.default.fileExists(atPath: models + "/" + file), "not installed: \(models)/\(file)")
