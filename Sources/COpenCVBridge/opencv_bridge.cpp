@@ -340,6 +340,33 @@ int32_t agb_get_num_threads(void) {
   }
 }
 
+namespace {
+
+// Sets the network input: a spec-sized canvas of the mean colour (so the
+// border is exactly zero after normalisation; canvas and mean are in the
+// network's channel order) with the image resized into `region`. Resizing
+// comes first, in the source format, so the colour conversion runs on the
+// small image.
+void set_image_input(agb_net *net, const cv::Mat &src, int32_t format, const agb_input_spec *spec,
+                     const cv::Rect &region, int interpolation) {
+  const cv::Scalar mean(spec->mean[0], spec->mean[1], spec->mean[2]);
+  net->canvas.create(spec->height, spec->width, CV_8UC3);
+  net->canvas.setTo(mean);
+  cv::Mat target = net->canvas(region);
+  if (src.channels() == 3 && (format == AGB_PIXEL_RGB) == (spec->rgb != 0)) {
+    cv::resize(src, target, target.size(), 0, 0, interpolation);
+  } else {
+    cv::resize(src, net->staging, target.size(), 0, 0, interpolation);
+    cv::Mat converted;
+    to_three_channels(net->staging, format, spec->rgb != 0, converted);
+    converted.copyTo(target);
+  }
+  cv::dnn::blobFromImage(net->canvas, net->blob, spec->scale, cv::Size(), mean, false, false);
+  net->net.setInput(net->blob);
+}
+
+}  // namespace
+
 int32_t agb_ssd_detect(agb_net *net, const agb_image *image, const agb_input_spec *spec,
                        float padding, float threshold, agb_detection *out, int32_t capacity,
                        agb_error *err) {
@@ -357,24 +384,7 @@ int32_t agb_ssd_detect(agb_net *net, const agb_image *image, const agb_input_spe
     const int rw = std::max(1, std::min(W, (int)std::lround(src.cols * scale)));
     const int rh = std::max(1, std::min(H, (int)std::lround(src.rows * scale)));
     const int ox = (W - rw) / 2, oy = (H - rh) / 2;
-    // Fill with the mean colour so the border is exactly zero after normalisation.
-    net->canvas.create(H, W, CV_8UC3);
-    // (The canvas is in the network's channel order, as is the mean.)
-    net->canvas.setTo(cv::Scalar(spec->mean[0], spec->mean[1], spec->mean[2]));
-    cv::Mat target = net->canvas(cv::Rect(ox, oy, rw, rh));
-    // Resize first (in the source format) and convert colour on the small image.
-    const bool same_order = src.channels() == 3 && (image->format == AGB_PIXEL_RGB) == (spec->rgb != 0);
-    if (same_order) {
-      cv::resize(src, target, target.size(), 0, 0, cv::INTER_AREA);
-    } else {
-      cv::resize(src, net->staging, target.size(), 0, 0, cv::INTER_AREA);
-      cv::Mat converted;
-      to_three_channels(net->staging, image->format, spec->rgb != 0, converted);
-      converted.copyTo(target);
-    }
-    cv::dnn::blobFromImage(net->canvas, net->blob, spec->scale, cv::Size(),
-                           cv::Scalar(spec->mean[0], spec->mean[1], spec->mean[2]), false, false);
-    net->net.setInput(net->blob);
+    set_image_input(net, src, image->format, spec, cv::Rect(ox, oy, rw, rh), cv::INTER_AREA);
     cv::Mat result = net->net.forward();
     // DetectionOutput: 1 x 1 x N x 7 rows of [image, label, score, x1, y1, x2, y2], normalised.
     if (result.dims != 4 || result.size[3] != 7)
@@ -415,22 +425,8 @@ int32_t agb_forward_outputs(agb_net *net, const agb_image *image, const agb_inpu
     if (W <= 0 || H <= 0) throw std::invalid_argument("network input size is empty");
     if (width <= 0 || height <= 0 || x < 0 || y < 0 || x + width > W || y + height > H)
       throw std::invalid_argument("the image region does not lie inside the network input");
-    net->canvas.create(H, W, CV_8UC3);
-    net->canvas.setTo(cv::Scalar(spec->mean[0], spec->mean[1], spec->mean[2]));
-    cv::Mat target = net->canvas(cv::Rect(x, y, width, height));
-    const bool same_order = src.channels() == 3 && (image->format == AGB_PIXEL_RGB) == (spec->rgb != 0);
-    const int interpolation = width < src.cols ? cv::INTER_AREA : cv::INTER_LINEAR;
-    if (same_order) {
-      cv::resize(src, target, target.size(), 0, 0, interpolation);
-    } else {
-      cv::resize(src, net->staging, target.size(), 0, 0, interpolation);
-      cv::Mat converted;
-      to_three_channels(net->staging, image->format, spec->rgb != 0, converted);
-      converted.copyTo(target);
-    }
-    cv::dnn::blobFromImage(net->canvas, net->blob, spec->scale, cv::Size(),
-                           cv::Scalar(spec->mean[0], spec->mean[1], spec->mean[2]), false, false);
-    net->net.setInput(net->blob);
+    set_image_input(net, src, image->format, spec, cv::Rect(x, y, width, height),
+                    width < src.cols ? cv::INTER_AREA : cv::INTER_LINEAR);
     std::vector<cv::String> wanted;
     for (int i = 0; i < name_count; i++) {
       if (names[i] == nullptr) throw std::invalid_argument("null output name");

@@ -154,10 +154,13 @@ final class CenterFaceTests: XCTestCase {
 
   func testNoiseAndBlankFramesHaveNoFace() throws {
     let detector = try Fixtures.centerFace()
-    var generator = SplitMix(seed: 20261130)
     for index in 0..<20 {
       let width = 160 + 32 * (index % 5), height = 120 + 24 * (index % 4)
-      let bytes = (0..<(width * height * 3)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+      // Pseudo-random bytes: a multiplicative hash of the position, another seed per image.
+      let seed = UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15
+      let bytes = (0..<(width * height * 3)).map { i in
+        UInt8(truncatingIfNeeded: ((UInt64(i) &+ seed) &* 0xBF58_476D_1CE4_E5B9) >> 29)
+      }
       let noise = PixelBuffer(width: width, height: height, stride: width * 3, format: .bgr, bytes: bytes)
       XCTAssertEqual(try noise.withView { try detector.detect(in: $0, threshold: 0.4) }, [], "noise image \(index)")
     }
@@ -197,18 +200,5 @@ final class CenterFaceTests: XCTestCase {
     XCTAssertEqual(placed[0].xAxisY, 0, accuracy: 1e-6)
     // A face without landmarks gets the fallback's (box) placement.
     XCTAssertEqual(placed[1], BoxChipGeometry().placement(for: box))
-  }
-}
-
-/// A small deterministic generator for test noise.
-struct SplitMix {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
   }
 }
