@@ -8,9 +8,12 @@
 /// from dlib's 68-point mean face: on the 988 faces of
 /// ../shared/testdata/tuning that both found, each face's CenterFace points
 /// were mapped into the template square by the fit of dlib's 5-point
-/// predictor, and averaged (spread 0.02-0.05 template units). The mean face's
-/// eye centres sit 0.04 higher than CenterFace's, which tilted and shifted
-/// the chips (gender 75.9% vs 81.5% on ../shared/testdata/faces).
+/// predictor, and averaged (spread 0.02-0.05 template units): the mean face
+/// puts the eye centres 0.04 higher than CenterFace's.
+/// Still, dlib's predictor run on CenterFace's boxes aligns better, so it is
+/// the element's default: on ../shared/testdata/faces gender 81.5% with it,
+/// 74.1% with these points (75.9% on the mean face's positions); profiles
+/// and tilted heads rotate the fit of these five points.
 /// A face without landmarks falls back to `fallback`.
 public final class DetectorLandmarkChipGeometry: FaceChipGeometry {
   /// In the template's unit square, image-left to image-right as the detector
