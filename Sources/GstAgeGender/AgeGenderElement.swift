@@ -183,6 +183,21 @@ final class AgeGenderElement: @unchecked Sendable {
     var frame = 0
     /// Whether upstream is live (asked at the first frame after caps).
     var live: Bool?
+    /// Timestamp of the previous frame of this scene (nil: none yet, or none given).
+    var lastPTS: GstClockTime?
+    /// Scenes started (flushes, new streams, discontinuities, new formats).
+    var scenes = 0
+
+    /// A new scene (a flush, a new stream, a discontinuity, a new format):
+    /// every track ends, and the worker's pending frame and results are
+    /// dropped (an analysis it is running meanwhile is discarded). Track ids
+    /// keep increasing, so ids after it never repeat ids before it.
+    mutating func startScene() {
+      if let worker { worker.reset() } else { analyzer.reset() }
+      frame = 0
+      lastPTS = nil
+      scenes += 1
+    }
 
     /// Per-frame settings the detectors read (they may change while playing).
     func tune(_ s: Settings) {
@@ -386,10 +401,31 @@ final class AgeGenderElement: @unchecked Sendable {
         }
       }
       // A new format or size starts a new scene: boxes of the old one mean nothing.
-      if let worker = state!.worker { worker.reset() } else { state!.analyzer.reset() }
-      state!.frame = 0
+      state!.startScene()
       return true
     }
+  }
+
+  // MARK: Scenes
+
+  /// Sink events, before the parent class handles them: a flush (FLUSH_STOP,
+  /// after a flushing seek) and a new stream (STREAM_START) start a new scene.
+  func sinkEvent(_ element: UnsafeMutablePointer<GstElement>, _ event: UnsafeMutablePointer<GstEvent>) {
+    let type = agb_event_type(event)
+    guard type == GST_EVENT_FLUSH_STOP || type == GST_EVENT_STREAM_START else { return }
+    let started = state.withLock { state -> Bool in
+      guard state != nil else { return false }
+      state!.startScene()
+      return true
+    }
+    if started { Debug.info(element, "new scene: \(type == GST_EVENT_FLUSH_STOP ? "flush" : "stream start")") }
+  }
+
+  /// Why this frame starts a new scene, if it does: a DISCONT buffer.
+  func sceneBreak(_ element: UnsafeMutablePointer<GstElement>, _ buffer: UnsafeMutablePointer<GstBuffer>,
+    _ current: State) -> String? {
+    if agb_buffer_is_discont(buffer) != 0 { return current.frame == 0 ? nil : "discontinuity" }
+    return nil
   }
 
   // MARK: Frames
@@ -419,6 +455,14 @@ final class AgeGenderElement: @unchecked Sendable {
         image = ImageView(
           data: data, width: width, height: height, stride: Int(strides.0), format: .gray8,
           chroma: ChromaPlanes(layout: chroma, u: u, v: chroma == .i420 ? frame.pointee.data.2 : nil, stride: Int(strides.1)))
+      }
+      if let buffer = frame.pointee.buffer {
+        if let reason = sceneBreak(element, buffer, current) {
+          current.startScene()
+          Debug.info(element, "new scene: \(reason)")
+        }
+        let pts = agb_buffer_pts(buffer)
+        current.lastPTS = pts == agb_clock_time_none() ? nil : pts
       }
       do {
         let faces: [AnalyzedFace]

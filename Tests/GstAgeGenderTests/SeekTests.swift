@@ -1,0 +1,196 @@
+import AgeGenderMeta
+import CGStreamer
+import Foundation
+import GstPipeline
+import XCTest
+
+/// Issue 15: seeking, flushes, discontinuities, timestamp jumps, rate changes,
+/// reverse playback and frame stepping, on real pipelines. Every wait is
+/// bounded; a missing clip fails the test naming it.
+final class SeekTests: XCTestCase {
+  override func setUpWithError() throws { try Fixtures.setUp() }
+
+  /// Scene A (2 people, 56 frames) then scene B (3 people, 41 frames), both 480x270 at 12.5 fps.
+  static let sceneA = "head-pose-face-detection-female-and-male.mp4"
+  static let sceneB = "face-demographics-walking-and-pause.mp4"
+  static let frameNs: UInt64 = 80_000_000
+  static let sceneBStart: UInt64 = 56 * frameNs
+
+  nonisolated(unsafe) private static var clip: String?
+
+  /// The two scenes scaled to one size and joined into one H.264 MP4 (a key
+  /// frame every 5 frames), made once per test process in a temp folder.
+  static func twoSceneClip() throws -> String {
+    if let clip, FileManager.default.fileExists(atPath: clip) { return clip }
+    let a = try Fixtures.video(sceneA), b = try Fixtures.video(sceneB)
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("agegender-seek-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    let out = folder.appendingPathComponent("two-scenes.mp4").path
+    let scale = "videoscale ! videorate ! video/x-raw,width=480,height=270,framerate=25/2"
+    let words =
+      ("concat name=c ! videoconvert ! video/x-raw,format=I420 ! x264enc key-int-max=5 speed-preset=ultrafast "
+      + "! mp4mux ! filesink location=\(out) "
+      + "filesrc location=\(a) ! decodebin ! \(scale) ! c. filesrc location=\(b) ! decodebin ! \(scale) ! c.")
+      .split(separator: " ").map(String.init)
+    let result = try runProcess("/usr/bin/gst-launch-1.0", ["-q"] + words, timeoutSeconds: 120)
+    XCTAssertEqual(result.status, 0, "making the two-scene clip: \(result.stdout) \(result.stderr)")
+    try Fixtures.require(out, hint: "the two-scene clip was not made")
+    clip = out
+    return out
+  }
+
+  override class func tearDown() {
+    if let clip { try? FileManager.default.removeItem(atPath: (clip as NSString).deletingLastPathComponent) }
+    clip = nil
+    super.tearDown()
+  }
+
+  /// One frame as it reached the sink.
+  struct Shown {
+    var pts: UInt64
+    var faces: [FaceRecord]
+    var ids: Set<UInt64> { Set(faces.map(\.trackID)) }
+  }
+
+  static func describe(_ path: String, _ properties: String, sync: Bool = false) -> String {
+    "filesrc location=\(path) ! qtdemux ! h264parse ! avdec_h264 ! videoconvert ! agegender name=ag \(properties) "
+      + "! appsink name=sink sync=\(sync) max-buffers=4"
+  }
+
+  static func shown(_ sample: OpaquePointer) -> Shown {
+    let buffer = gst_sample_get_buffer(sample)!
+    return Shown(pts: UInt64(agb_buffer_pts(buffer)), faces: AgeGenderMeta.faces(of: buffer) ?? [])
+  }
+
+  /// The next frame (nil at EOS); a bus error or `timeout` seconds without one fails.
+  static func pull(_ pipeline: Pipeline, timeout: Double = 60, file: StaticString = #filePath, line: UInt = #line)
+    throws -> Shown? {
+    let sink = agb_app_sink_cast(try pipeline.child("sink"))
+    let deadline = monotonicSeconds() + timeout
+    while monotonicSeconds() < deadline {
+      if let error = pipeline.pendingError() { throw Pipeline.Failure(error) }
+      if let sample = gst_app_sink_try_pull_sample(sink, 50_000_000) {
+        defer { agb_sample_unref(sample) }
+        return shown(sample)
+      }
+      if gst_app_sink_is_eos(sink) != 0 { return nil }
+    }
+    XCTFail("no frame and no EOS within \(timeout) s", file: file, line: line)
+    throw Pipeline.Failure("hang: no frame within \(timeout) s")
+  }
+
+  /// Every frame until EOS.
+  static func pullAll(_ pipeline: Pipeline, timeout: Double = 120) throws -> [Shown] {
+    var out: [Shown] = []
+    let deadline = monotonicSeconds() + timeout
+    while let frame = try pull(pipeline, timeout: max(1, deadline - monotonicSeconds())) { out.append(frame) }
+    return out
+  }
+
+  static func seek(_ pipeline: Pipeline, to position: UInt64, rate: Double = 1, flush: Bool = true,
+    stop: UInt64? = nil) -> Bool {
+    var flags = GST_SEEK_FLAG_ACCURATE.rawValue
+    if flush { flags |= GST_SEEK_FLAG_FLUSH.rawValue }
+    let stopType = stop == nil ? GST_SEEK_TYPE_NONE : GST_SEEK_TYPE_SET
+    return gst_element_seek(
+      pipeline.element, rate, GST_FORMAT_TIME, GstSeekFlags(rawValue: flags), GST_SEEK_TYPE_SET, gint64(position),
+      stopType, stop.map { gint64($0) } ?? -1) != 0
+  }
+
+  /// Waits (bounded) for a pending state change to finish.
+  static func settle(_ pipeline: Pipeline, seconds: UInt64 = 30, file: StaticString = #filePath, line: UInt = #line) {
+    let result = gst_element_get_state(pipeline.element, nil, nil, agb_seconds(guint64(seconds)))
+    XCTAssertNotEqual(result, GST_STATE_CHANGE_FAILURE, pipeline.pendingError() ?? "state change failed",
+      file: file, line: line)
+    XCTAssertNotEqual(result, GST_STATE_CHANGE_ASYNC, "state change did not finish in \(seconds) s", file: file, line: line)
+  }
+
+  static func byX(_ faces: [FaceRecord]) -> [FaceRecord] { faces.sorted { ($0.x, $0.y) < ($1.x, $1.y) } }
+
+  // MARK: Flushing seek
+
+  /// A flushing seek from scene A into scene B: every track id after it is
+  /// greater than every id before it, and the first frame after it shows what
+  /// a fresh pipeline that starts at that position shows (nothing of scene A
+  /// is fused into it).
+  func testFlushingSeekFromSceneAIntoSceneBStartsNewTracks() throws {
+    let clip = try Self.twoSceneClip()
+    let target = Self.sceneBStart + 9 * Self.frameNs  // a key frame of scene B (every 5 frames)
+    let pipeline = try Pipeline(Self.describe(clip, "async=false"))
+    try pipeline.setState(GST_STATE_PLAYING)
+    var before: [Shown] = []
+    while before.count < 20, let frame = try Self.pull(pipeline) { before.append(frame) }
+    XCTAssertEqual(before.count, 20)
+    XCTAssertTrue(before.allSatisfy { $0.pts < Self.sceneBStart }, "the first 20 frames are scene A")
+    let idsBefore = before.reduce(into: Set<UInt64>()) { $0.formUnion($1.ids) }
+    XCTAssertGreaterThanOrEqual(idsBefore.count, 2, "scene A's two people are tracked")
+    XCTAssertTrue(Self.seek(pipeline, to: target), "the seek was refused")
+    let after = try Self.pullAll(pipeline)
+    try Robust.setNull(pipeline)
+    XCTAssertEqual(after.first?.pts, target, "the first frame after an accurate seek is its target")
+    XCTAssertGreaterThanOrEqual(after.count, 30)
+    let idsAfter = after.reduce(into: Set<UInt64>()) { $0.formUnion($1.ids) }
+    XCTAssertFalse(idsAfter.isEmpty, "scene B's people are found")
+    XCTAssertGreaterThan(idsAfter.min() ?? 0, idsBefore.max() ?? .max, "ids after the seek \(idsAfter) vs before \(idsBefore)")
+
+    // The same position analysed by a fresh pipeline.
+    let fresh = try Pipeline(Self.describe(clip, "async=false"))
+    try fresh.setState(GST_STATE_PAUSED)
+    Self.settle(fresh)
+    XCTAssertTrue(Self.seek(fresh, to: target))
+    Self.settle(fresh)
+    try fresh.setState(GST_STATE_PLAYING)
+    var first: Shown?
+    while let frame = try Self.pull(fresh) {
+      if frame.pts >= target {
+        first = frame
+        break
+      }
+    }
+    try Robust.setNull(fresh)
+    let reference = try XCTUnwrap(first, "the fresh pipeline showed no frame at the target")
+    XCTAssertEqual(reference.pts, target)
+    let seeked = Self.byX(after.first?.faces ?? []), expected = Self.byX(reference.faces)
+    XCTAssertFalse(expected.isEmpty, "faces at the target")
+    XCTAssertEqual(seeked.count, expected.count, "faces on the first frame after the seek")
+    for (s, e) in zip(seeked, expected) {
+      XCTAssertEqual(s.age, e.age, accuracy: 1e-9, "age on the first frame after the seek")
+      XCTAssertEqual(s.gender, e.gender)
+      XCTAssertEqual(s.genderConfidence, e.genderConfidence, accuracy: 1e-9)
+      XCTAssertEqual([s.x, s.y, s.width, s.height], [e.x, e.y, e.width, e.height])
+    }
+  }
+
+  // MARK: Discontinuities in an appsrc stream
+
+  private func checkNewScene(at cut: Int, _ outcome: Robust.Outcome, _ label: String,
+    file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertNil(outcome.error, "\(label): \(outcome.error ?? "")", file: file, line: line)
+    let frames = outcome.frames.map { $0.faces ?? [] }
+    XCTAssertEqual(frames.count, 2 * cut, label, file: file, line: line)
+    guard frames.count == 2 * cut else { return }
+    let before = Set(frames[..<cut].flatMap { $0.map(\.trackID) })
+    let after = Set(frames[cut...].flatMap { $0.map(\.trackID) })
+    XCTAssertEqual(before.count, 1, "\(label): one face, one track before the cut: \(before)", file: file, line: line)
+    XCTAssertEqual(after.count, 1, "\(label): one track after the cut: \(after)", file: file, line: line)
+    XCTAssertGreaterThan(after.min() ?? 0, before.max() ?? .max, "\(label): ids increase", file: file, line: line)
+    // Fusion restarts: the first frame after the cut is analysed as the very
+    // first frame was (the same image), not fused with the frames before it.
+    XCTAssertEqual(frames[cut].first?.age ?? -1, frames[0].first?.age ?? -2, accuracy: 1e-9,
+      "\(label): fusion restarts at the cut", file: file, line: line)
+    XCTAssertNotEqual(frames[cut - 1].first?.age ?? -1, frames[0].first?.age ?? -1,
+      "\(label): (the test is sensitive: fusion changes the shown age over the first frames)", file: file, line: line)
+  }
+
+  /// A DISCONT buffer in an appsrc stream starts a new scene, with and without the worker.
+  func testDiscontBufferStartsANewScene() throws {
+    for async in [false, true] {
+      let outcome = try Robust.push(count: 20, middle: "videoconvert ! agegender async=\(async)", timeout: 120) { i in
+        let frame = Robust.astronautFrame()
+        if i == 10 { frame.buffer.pointee.mini_object.flags |= GST_BUFFER_FLAG_DISCONT.rawValue }
+        return frame
+      }
+      checkNewScene(at: 10, outcome, "DISCONT, async=\(async)")
+    }
+  }
+}
