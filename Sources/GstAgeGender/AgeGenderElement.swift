@@ -421,11 +421,39 @@ final class AgeGenderElement: @unchecked Sendable {
     if started { Debug.info(element, "new scene: \(type == GST_EVENT_FLUSH_STOP ? "flush" : "stream start")") }
   }
 
-  /// Why this frame starts a new scene, if it does: a DISCONT buffer.
+  /// A timestamp step larger than this many frame durations, and than
+  /// `jumpMinimumNs`, in the direction of playback starts a new scene (as if
+  /// the buffer were flagged DISCONT); so does a step back against it by more
+  /// than one frame duration.
+  static let jumpFrames: Int64 = 4
+  static let jumpMinimumNs: Int64 = 500_000_000
+
+  /// Why this frame starts a new scene, if it does: a DISCONT buffer, or a
+  /// timestamp jump (see `jumpFrames`). With a negative segment rate (reverse
+  /// playback) timestamps decrease normally, and demuxers and decoders flag
+  /// each reversed group of pictures DISCONT although it continues the
+  /// previous one in time: there only a jump starts a new scene.
   func sceneBreak(_ element: UnsafeMutablePointer<GstElement>, _ buffer: UnsafeMutablePointer<GstBuffer>,
     _ current: State) -> String? {
-    if agb_buffer_is_discont(buffer) != 0 { return current.frame == 0 ? nil : "discontinuity" }
-    return nil
+    guard current.frame > 0 else { return nil }  // nothing to forget yet
+    let base = UnsafeMutableRawPointer(element).assumingMemoryBound(to: GstBaseTransform.self)
+    let reverse = base.pointee.segment.rate < 0
+    var jump: String?
+    let pts = agb_buffer_pts(buffer)
+    if pts != agb_clock_time_none(), let last = current.lastPTS {
+      let duration = agb_buffer_duration(buffer)
+      let frameNs = duration == agb_clock_time_none() || duration == 0
+        ? Int64(40_000_000) : Int64(bitPattern: UInt64(duration))
+      let step = Int64(bitPattern: UInt64(pts)) - Int64(bitPattern: UInt64(last))
+      let ahead = reverse ? -step : step
+      if ahead > max(Self.jumpFrames * frameNs, Self.jumpMinimumNs) {
+        jump = "timestamp jump of \(ahead / 1_000_000) ms"
+      } else if ahead < -frameNs {
+        jump = "timestamp jump back by \(-ahead / 1_000_000) ms"
+      }
+    }
+    if agb_buffer_is_discont(buffer) != 0 && (!reverse || jump != nil) { return "discontinuity" }
+    return jump
   }
 
   // MARK: Frames

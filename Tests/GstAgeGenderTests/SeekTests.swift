@@ -194,3 +194,30 @@ final class SeekTests: XCTestCase {
     }
   }
 }
+
+extension SeekTests {
+  // MARK: Timestamp jumps
+
+  /// A timestamp jump without DISCONT, forwards (10 s) or backwards, starts a
+  /// new scene; a gap of three frames (160 ms, under the 0.5 s threshold) does not.
+  func testTimestampJumpWithoutDiscontStartsANewScene() throws {
+    let frame: GstClockTime = 40_000_000
+    let cases: [(String, (Int) -> GstClockTime)] = [
+      ("forward jump", { i in GstClockTime(i) * frame + (i >= 10 ? 10_000_000_000 : 0) }),
+      ("backward jump", { i in i < 10 ? 20_000_000_000 + GstClockTime(i) * frame : GstClockTime(i - 10) * frame }),
+    ]
+    for (label, timestamp) in cases {
+      let outcome = try Robust.push(
+        count: 20, middle: "videoconvert ! agegender async=false", timeout: 120, timestamp: timestamp
+      ) { _ in Robust.astronautFrame() }
+      checkNewScene(at: 10, outcome, label)
+    }
+    let gap = try Robust.push(
+      count: 20, middle: "videoconvert ! agegender async=false", timeout: 120,
+      timestamp: { i in GstClockTime(i + (i >= 10 ? 3 : 0)) * frame }
+    ) { _ in Robust.astronautFrame() }
+    XCTAssertNil(gap.error)
+    let ids = Set(gap.frames.flatMap { ($0.faces ?? []).map(\.trackID) })
+    XCTAssertEqual(ids.count, 1, "a short gap keeps the track: \(ids)")
+  }
+}
