@@ -221,3 +221,52 @@ extension SeekTests {
     XCTAssertEqual(ids.count, 1, "a short gap keeps the track: \(ids)")
   }
 }
+
+extension SeekTests {
+  // MARK: Rates and reverse playback
+
+  /// Plays `path` from PAUSED after a flushing seek at `rate` (negative: from
+  /// the end back to the start) and returns every frame shown.
+  static func play(_ path: String, rate: Double, duration: UInt64) throws -> [Shown] {
+    let pipeline = try Pipeline(describe(path, "async=false"))
+    try pipeline.setState(GST_STATE_PAUSED)
+    settle(pipeline)
+    XCTAssertTrue(rate < 0 ? seek(pipeline, to: 0, rate: rate, stop: duration) : seek(pipeline, to: 0, rate: rate),
+      "seek at rate \(rate) refused")
+    settle(pipeline)
+    try pipeline.setState(GST_STATE_PLAYING)
+    let frames = try pullAll(pipeline)
+    try Robust.setNull(pipeline)
+    return frames
+  }
+
+  /// Reverse playback (rate -1) and rate 2 show faces on at least 90% of the
+  /// frames the forward run shows them on, and tracking goes on: about as many
+  /// tracks as forward (the reversed groups of pictures, each flagged DISCONT,
+  /// do not restart the tracks).
+  func testReversePlaybackAndRateTwoKeepTrackingAndFusion() throws {
+    let clips = [(try Fixtures.video(Self.sceneA), 56 * Self.frameNs), (try Self.twoSceneClip(), 97 * Self.frameNs)]
+    for (path, duration) in clips {
+      let name = (path as NSString).lastPathComponent
+      let forward = try Self.play(path, rate: 1, duration: duration)
+      let withFaces = forward.filter { !$0.faces.isEmpty }.count
+      let forwardIDs = forward.reduce(into: Set<UInt64>()) { $0.formUnion($1.ids) }
+      XCTAssertGreaterThanOrEqual(forward.count, Int(duration / Self.frameNs) - 1, name)
+      XCTAssertGreaterThan(withFaces, forward.count / 2, name)
+      for rate in [-1.0, 2.0] {
+        let frames = try Self.play(path, rate: rate, duration: duration)
+        let faces = frames.filter { !$0.faces.isEmpty }.count
+        let ids = frames.reduce(into: Set<UInt64>()) { $0.formUnion($1.ids) }
+        print("\(name) rate \(rate): \(frames.count) frames, \(faces) with faces, \(ids.count) tracks; "
+          + "forward \(forward.count), \(withFaces), \(forwardIDs.count)")
+        XCTAssertGreaterThanOrEqual(frames.count, forward.count - 2, "\(name) rate \(rate): frames")
+        XCTAssertGreaterThanOrEqual(Double(faces), 0.9 * Double(withFaces), "\(name) rate \(rate): frames with faces")
+        XCTAssertLessThanOrEqual(ids.count, forwardIDs.count + 2, "\(name) rate \(rate): tracks \(ids.sorted())")
+        if rate < 0 {
+          let pts = frames.map(\.pts)
+          XCTAssertEqual(pts, pts.sorted(by: >), "\(name): reverse playback shows decreasing timestamps")
+        }
+      }
+    }
+  }
+}
