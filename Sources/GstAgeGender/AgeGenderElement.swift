@@ -192,9 +192,12 @@ final class AgeGenderElement: @unchecked Sendable {
     /// every track ends, and the worker's pending frame and results are
     /// dropped (an analysis it is running meanwhile is discarded). Track ids
     /// keep increasing, so ids after it never repeat ids before it.
-    mutating func startScene() {
+    /// `frame` keeps counting across scenes (the worker's results are matched
+    /// to frames within one scene only), except after new caps, when the
+    /// first frames are analysed in the stream again (see `transform`).
+    mutating func startScene(newFormat: Bool = false) {
       if let worker { worker.reset() } else { analyzer.reset() }
-      frame = 0
+      if newFormat { frame = 0 }
       lastPTS = nil
       scenes += 1
     }
@@ -401,7 +404,7 @@ final class AgeGenderElement: @unchecked Sendable {
         }
       }
       // A new format or size starts a new scene: boxes of the old one mean nothing.
-      state!.startScene()
+      state!.startScene(newFormat: true)
       return true
     }
   }
@@ -435,7 +438,7 @@ final class AgeGenderElement: @unchecked Sendable {
   /// previous one in time: there only a jump starts a new scene.
   func sceneBreak(_ element: UnsafeMutablePointer<GstElement>, _ buffer: UnsafeMutablePointer<GstBuffer>,
     _ current: State) -> String? {
-    guard current.frame > 0 else { return nil }  // nothing to forget yet
+    guard current.lastPTS != nil || current.frame > 0 else { return nil }  // nothing to forget yet
     let base = UnsafeMutableRawPointer(element).assumingMemoryBound(to: GstBaseTransform.self)
     let reverse = base.pointee.segment.rate < 0
     var jump: String?

@@ -270,3 +270,120 @@ extension SeekTests {
     }
   }
 }
+
+extension SeekTests {
+  // MARK: Frame stepping and seeks while the worker is busy
+
+  /// The next preroll frame (after a step or a seek in PAUSED); bounded.
+  static func preroll(_ pipeline: Pipeline, timeout: Double = 20, file: StaticString = #filePath, line: UInt = #line)
+    throws -> Shown {
+    let sink = agb_app_sink_cast(try pipeline.child("sink"))
+    let deadline = monotonicSeconds() + timeout
+    while monotonicSeconds() < deadline {
+      if let error = pipeline.pendingError() { throw Pipeline.Failure(error) }
+      if let sample = gst_app_sink_try_pull_preroll(sink, 50_000_000) {
+        defer { agb_sample_unref(sample) }
+        return shown(sample)
+      }
+    }
+    XCTFail("no preroll frame within \(timeout) s", file: file, line: line)
+    throw Pipeline.Failure("hang: no preroll frame within \(timeout) s")
+  }
+
+  /// Sends a one-frame step event and waits (bounded) for its STEP_DONE.
+  static func step(_ pipeline: Pipeline, file: StaticString = #filePath, line: UInt = #line) throws {
+    let event = gst_event_new_step(GST_FORMAT_BUFFERS, 1, 1.0, 1, 0)
+    XCTAssertTrue(gst_element_send_event(pipeline.element, event) != 0, "step event refused", file: file, line: line)
+    let bus = gst_element_get_bus(pipeline.element)!
+    defer { agb_object_unref(bus) }
+    let types = GstMessageType(rawValue: GST_MESSAGE_STEP_DONE.rawValue | GST_MESSAGE_ERROR.rawValue)
+    guard let message = gst_bus_timed_pop_filtered(bus, agb_seconds(20), types) else {
+      XCTFail("no STEP_DONE within 20 s", file: file, line: line)
+      throw Pipeline.Failure("hang: no STEP_DONE")
+    }
+    defer { agb_message_unref(message) }
+    if agb_message_type(message) == GST_MESSAGE_ERROR { throw Pipeline.Failure(Pipeline.describeError(message)) }
+  }
+
+  /// Frame stepping in PAUSED, with and without the worker: each step shows
+  /// the next frame, analysed, its faces keeping their tracks; a flushing seek
+  /// in between (into scene B) starts new tracks and stepping goes on.
+  func testStepEventsInPausedAndASeekBetweenSteps() throws {
+    let clip = try Self.twoSceneClip()
+    for async in [false, true] {
+      let pipeline = try Pipeline(Self.describe(clip, "async=\(async)", sync: true))
+      try pipeline.setState(GST_STATE_PAUSED)
+      Self.settle(pipeline)
+      var previous = try Self.preroll(pipeline)
+      XCTAssertEqual(previous.pts, 0)
+      var seenA = previous.ids
+      for _ in 0..<6 {
+        try Self.step(pipeline)
+        let frame = try Self.preroll(pipeline)
+        XCTAssertEqual(frame.pts, previous.pts + Self.frameNs, "async=\(async): a step shows the next frame")
+        seenA.formUnion(frame.ids)
+        previous = frame
+      }
+      XCTAssertFalse(previous.faces.isEmpty, "async=\(async): faces while stepping")
+      XCTAssertLessThanOrEqual(seenA.count, 2, "async=\(async): stepping keeps scene A's two tracks: \(seenA)")
+      let target = Self.sceneBStart + 10 * Self.frameNs
+      XCTAssertTrue(Self.seek(pipeline, to: target))
+      Self.settle(pipeline)
+      previous = try Self.preroll(pipeline)
+      XCTAssertEqual(previous.pts, target)
+      var seenB = previous.ids
+      for _ in 0..<4 {
+        try Self.step(pipeline)
+        let frame = try Self.preroll(pipeline)
+        XCTAssertEqual(frame.pts, previous.pts + Self.frameNs, "async=\(async): stepping after the seek")
+        seenB.formUnion(frame.ids)
+        previous = frame
+      }
+      XCTAssertFalse(seenB.isEmpty, "async=\(async): faces in scene B")
+      XCTAssertGreaterThan(seenB.min() ?? 0, seenA.max() ?? .max, "async=\(async): new tracks after the seek")
+      // And it still plays to the end.
+      try pipeline.setState(GST_STATE_PLAYING)
+      let rest = try Self.pullAll(pipeline, timeout: 60)
+      XCTAssertGreaterThan(rest.count, 10)
+      try Robust.setNull(pipeline)
+    }
+  }
+
+  /// 100 random flushing seeks while playing (paced by the sink, so the
+  /// worker analyses, often mid-analysis when the seek comes) with
+  /// async=true: bounded time, no crash, and no track id from before a seek
+  /// shown after it.
+  func testHundredRandomSeeksWhilePlayingWithTheWorker() throws {
+    let clip = try Self.twoSceneClip()
+    let pipeline = try Pipeline(Self.describe(clip, "async=true", sync: true))
+    try pipeline.setState(GST_STATE_PLAYING)
+    Self.settle(pipeline)
+    let started = monotonicSeconds()
+    var generator = SeededBytes(seed: 15)
+    var maxShown: UInt64 = 0
+    var framesAfterSeeks = 0, facesAfterSeeks = 0
+    for round in 0..<100 {
+      let frames = Int(generator.next() % 95)
+      let target = UInt64(frames) * Self.frameNs
+      XCTAssertTrue(Self.seek(pipeline, to: target), "seek \(round) refused")
+      let before = maxShown
+      for _ in 0..<(1 + round % 3) {
+        guard let frame = try Self.pull(pipeline, timeout: 20) else { break }
+        framesAfterSeeks += 1
+        if !frame.faces.isEmpty { facesAfterSeeks += 1 }
+        XCTAssertGreaterThanOrEqual(frame.pts, target, "seek \(round): a frame from before the seek came out")
+        for id in frame.ids {
+          XCTAssertGreaterThan(id, before, "seek \(round) to \(target / 1_000_000) ms: track \(id) from before the seek shown after it")
+        }
+        maxShown = max(maxShown, frame.ids.max() ?? 0)
+      }
+      XCTAssertLessThan(monotonicSeconds() - started, 180, "100 seeks took too long")
+      if monotonicSeconds() - started > 180 { break }
+    }
+    print("100 seeks: \(framesAfterSeeks) frames after seeks, \(facesAfterSeeks) with faces, "
+      + "\(Int(monotonicSeconds() - started)) s")
+    XCTAssertGreaterThan(framesAfterSeeks, 100)
+    XCTAssertGreaterThan(facesAfterSeeks, 0, "the worker's results are shown between seeks")
+    try Robust.setNull(pipeline)
+  }
+}
