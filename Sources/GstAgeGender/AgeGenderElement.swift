@@ -187,18 +187,20 @@ final class AgeGenderElement: @unchecked Sendable {
     var lastPTS: GstClockTime?
     /// Scenes started (flushes, new streams, discontinuities, new formats).
     var scenes = 0
+    /// Frames of the current scene so far.
+    var framesInScene = 0
 
     /// A new scene (a flush, a new stream, a discontinuity, a new format):
     /// every track ends, and the worker's pending frame and results are
     /// dropped (an analysis it is running meanwhile is discarded). Track ids
     /// keep increasing, so ids after it never repeat ids before it.
     /// `frame` keeps counting across scenes (the worker's results are matched
-    /// to frames within one scene only), except after new caps, when the
-    /// first frames are analysed in the stream again (see `transform`).
+    /// to frames within one scene only), except after new caps.
     mutating func startScene(newFormat: Bool = false) {
       if let worker { worker.reset() } else { analyzer.reset() }
       if newFormat { frame = 0 }
       lastPTS = nil
+      framesInScene = 0
       scenes += 1
     }
 
@@ -438,7 +440,7 @@ final class AgeGenderElement: @unchecked Sendable {
   /// previous one in time: there only a jump starts a new scene.
   func sceneBreak(_ element: UnsafeMutablePointer<GstElement>, _ buffer: UnsafeMutablePointer<GstBuffer>,
     _ current: State) -> String? {
-    guard current.lastPTS != nil || current.frame > 0 else { return nil }  // nothing to forget yet
+    guard current.framesInScene > 0 else { return nil }  // nothing to forget yet (e.g. just after a flush)
     let base = UnsafeMutableRawPointer(element).assumingMemoryBound(to: GstBaseTransform.self)
     let reverse = base.pointee.segment.rate < 0
     var jump: String?
@@ -494,6 +496,7 @@ final class AgeGenderElement: @unchecked Sendable {
         }
         let pts = agb_buffer_pts(buffer)
         current.lastPTS = pts == agb_clock_time_none() ? nil : pts
+        current.framesInScene += 1
       }
       do {
         let faces: [AnalyzedFace]
@@ -512,7 +515,10 @@ final class AgeGenderElement: @unchecked Sendable {
           // only by then can a file played as fast as possible be told from one
           // paced by its sink (running ahead of the clock). Handing these
           // frames to the worker started its thread for nothing (+5 MB RSS).
-          let startingUp = current.live == false && current.frame < Int(s.detectionInterval)
+          // The same after a seek (a new scene): its first frames show faces at
+          // once instead of waiting for the worker (which may still be busy
+          // with a frame of the old scene, whose results are dropped).
+          let startingUp = current.live == false && current.framesInScene <= Int(s.detectionInterval)
           if current.live == true || (!startingUp && !runsAheadOfClock(element, frame.pointee.buffer)) {
             worker.offer(image, frame: current.frame, options: s.analysisOptions)
           } else {
