@@ -211,8 +211,11 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
   /// discontinuity). Never waits: a pending frame is dropped, and an analysis
   /// running meanwhile (of the old scene) has its results discarded; the
   /// tracker is reset before the next analysis. Track ids keep increasing.
-  public func reset() {
+  /// `waitForIdle`: first wait for the worker to finish (then the analyzer
+  /// is the caller's again when this returns).
+  public func reset(waitForIdle: Bool = false) {
     pthread_mutex_lock(lock)
+    while waitForIdle && running && !stopping && (job != nil || busy) { pthread_cond_wait(done, lock) }
     epoch += 1
     job = nil
     latest = nil
