@@ -114,9 +114,13 @@ final class SeekTests: XCTestCase {
   /// a fresh pipeline that starts at that position shows (nothing of scene A
   /// is fused into it).
   func testFlushingSeekFromSceneAIntoSceneBStartsNewTracks() throws {
+    for async in [false, true] { try flushingSeekFromSceneAIntoSceneB(async: async) }
+  }
+
+  private func flushingSeekFromSceneAIntoSceneB(async: Bool) throws {
     let clip = try Self.twoSceneClip()
     let target = Self.sceneBStart + 9 * Self.frameNs  // a key frame of scene B (every 5 frames)
-    let pipeline = try Pipeline(Self.describe(clip, "async=false"))
+    let pipeline = try Pipeline(Self.describe(clip, "async=\(async)"))
     try pipeline.setState(GST_STATE_PLAYING)
     var before: [Shown] = []
     while before.count < 20, let frame = try Self.pull(pipeline) { before.append(frame) }
@@ -134,7 +138,7 @@ final class SeekTests: XCTestCase {
     XCTAssertGreaterThan(idsAfter.min() ?? 0, idsBefore.max() ?? .max, "ids after the seek \(idsAfter) vs before \(idsBefore)")
 
     // The same position analysed by a fresh pipeline.
-    let fresh = try Pipeline(Self.describe(clip, "async=false"))
+    let fresh = try Pipeline(Self.describe(clip, "async=\(async)"))
     try fresh.setState(GST_STATE_PAUSED)
     Self.settle(fresh)
     XCTAssertTrue(Self.seek(fresh, to: target))

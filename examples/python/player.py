@@ -32,6 +32,7 @@ Needs Debian's python3-gi and python3-gst-1.0.
 """
 import argparse
 import sys
+import threading
 
 import gi
 
@@ -66,6 +67,10 @@ class Player:
         self.waiting_for = 0
         self.command_timer = None
         self.at_eos = False
+        # Frame lines (streaming thread) and command lines (main loop) are
+        # printed under one lock, each frame tagged with the command it follows.
+        self.lock = threading.Lock()
+        self.serial = 0
         pad = self.pipeline.get_by_name("sink").get_static_pad("sink")
         pad.add_probe(Gst.PadProbeType.BUFFER, self.on_buffer)
         bus = self.pipeline.get_bus()
@@ -83,11 +88,15 @@ class Player:
             self.stats["frames_with_faces"] += 1
         pts = buf.pts / Gst.SECOND if buf.pts != Gst.CLOCK_TIME_NONE else -1
         text = " ".join(f"[id={i} {g} {a:.1f}]" for i, g, a in faces)
-        print(f"frame pts={pts:.3f} rate={self.rate} faces={len(faces)} {text}".rstrip(), flush=True)
-        GLib.idle_add(self.frame_shown)
+        with self.lock:
+            print(f"frame pts={pts:.3f} rate={self.rate} faces={len(faces)} {text}".rstrip(), flush=True)
+            serial = self.serial
+        GLib.idle_add(self.frame_shown, serial)
         return Gst.PadProbeReturn.OK
 
-    def frame_shown(self):
+    def frame_shown(self, serial):
+        if serial != self.serial:
+            return False  # a frame that came before the current command
         self.frames_since_command += 1
         if self.script is not None and self.waiting_for and self.frames_since_command >= self.waiting_for:
             self.next_command()
@@ -137,16 +146,23 @@ class Player:
             print(f"seek to {position / Gst.SECOND:.3f} s at rate {rate} refused", flush=True)
         return ok
 
-    def step(self):
+    def pause(self):
         self.pipeline.set_state(Gst.State.PAUSED)
         self.pipeline.get_state(5 * Gst.SECOND)
+
+    def step(self):
+        self.pause()
         self.pipeline.send_event(Gst.Event.new_step(Gst.Format.BUFFERS, 1, abs(self.rate), True, False))
 
     def run_command(self, name):
         """Runs one command; returns how many frames to wait for before the next."""
+        if name in ("step", "pause"):
+            self.pause()  # the frame that prerolls on pausing still belongs to the previous command
         pos = self.position()
         self.stats["commands"] += 1
-        print(f"command {name} position={pos / Gst.SECOND:.3f}", flush=True)
+        with self.lock:
+            self.serial += 1
+            print(f"command {name} position={pos / Gst.SECOND:.3f}", flush=True)
         if name.startswith("seek+") or name.startswith("seek-"):
             self.seek(pos + int(float(name[4:]) * Gst.SECOND))
         elif name.startswith("seek"):
@@ -154,10 +170,9 @@ class Player:
         elif name.startswith("rate"):
             self.seek(pos, float(name[4:]))
         elif name == "step":
-            self.step()
+            self.pipeline.send_event(Gst.Event.new_step(Gst.Format.BUFFERS, 1, abs(self.rate), True, False))
             return 1
         elif name == "pause":
-            self.pipeline.set_state(Gst.State.PAUSED)
             return 0
         elif name == "play":
             self.pipeline.set_state(Gst.State.PLAYING)
