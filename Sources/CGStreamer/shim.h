@@ -99,6 +99,8 @@ static inline GstMessageType agb_message_type (GstMessage * m) { return GST_MESS
 static inline GstObject * agb_message_src (GstMessage * m) { return GST_MESSAGE_SRC (m); }
 static inline GstClockTime agb_buffer_pts (GstBuffer * b) { return GST_BUFFER_PTS (b); }
 static inline GstClockTime agb_buffer_duration (GstBuffer * b) { return GST_BUFFER_DURATION (b); }
+static inline gboolean agb_buffer_is_discont (GstBuffer * b) { return GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_DISCONT); }
+static inline GstEventType agb_event_type (GstEvent * e) { return GST_EVENT_TYPE (e); }
 static inline gboolean agb_buffer_is_writable (GstBuffer * b) { return gst_buffer_is_writable (b); }
 
 /* G_OBJECT_GET_CLASS + g_object_class_find_property. */

@@ -63,6 +63,12 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
   private var copyView: ImageView?
   /// Stream frame of the worker's previous frame (for the tracker's clock).
   private var lastFrame: Int?
+  /// Scene counter: `reset` increments it; an analysis that started in an
+  /// older epoch has its results discarded.
+  private var epoch = 0
+  /// The analyzer still holds an older scene's tracks: reset it before the next
+  /// analysis (set when `reset` came while an analysis was running).
+  private var analyzerStale = false
 
   public init(analyzer: VideoFaceAnalyzer, prepare: @escaping () -> Void = {}) {
     self.analyzer = analyzer
@@ -201,15 +207,35 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
     return f
   }
 
-  /// Forgets tracks and results (new stream, new size).
-  public func reset() {
+  /// Forgets tracks and results (a new scene: new stream, new size, a seek, a
+  /// discontinuity). Never waits: a pending frame is dropped, and an analysis
+  /// running meanwhile (of the old scene) has its results discarded; the
+  /// tracker is reset before the next analysis. Track ids keep increasing.
+  /// `waitForIdle`: first wait for the worker to finish (then the analyzer
+  /// is the caller's again when this returns).
+  public func reset(waitForIdle: Bool = false) {
     pthread_mutex_lock(lock)
-    while running && !stopping && (job != nil || busy) { pthread_cond_wait(done, lock) }
+    while waitForIdle && running && !stopping && (job != nil || busy) { pthread_cond_wait(done, lock) }
+    epoch += 1
     job = nil
     latest = nil
+    failure = nil
     lastFrame = nil
-    analyzer.reset()
+    if busy {
+      analyzerStale = true
+    } else {
+      analyzer.reset()
+      analyzerStale = false
+    }
+    pthread_cond_broadcast(done)
     pthread_mutex_unlock(lock)
+  }
+
+  /// Scenes started so far (`reset` calls).
+  public var scene: Int {
+    pthread_mutex_lock(lock)
+    defer { pthread_mutex_unlock(lock) }
+    return epoch
   }
 
   /// Runs one analysis on the calling thread; called and returns with `lock` held.
@@ -217,10 +243,14 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
     let elapsed = lastFrame.map { max(1, frame - $0) } ?? 1
     lastFrame = frame
     busy = true
+    let startedIn = epoch
+    let resetFirst = analyzerStale
+    analyzerStale = false
     pthread_mutex_unlock(lock)
     var result: Snapshot?
     var error: Error?
     do {
+      if resetFirst { analyzer.reset() }
       prepare()
       let faces = try analyzer.process(view, options: options, elapsedFrames: elapsed)
       var velocities: [UInt64: (Double, Double, Double, Double)] = [:]
@@ -230,8 +260,13 @@ public final class AsyncFaceAnalyzer: @unchecked Sendable {
       error = e
     }
     pthread_mutex_lock(lock)
-    if let result { latest = result }
-    if let error { failure = error }
+    if startedIn == epoch {
+      if let result { latest = result }
+      if let error { failure = error }
+    } else {
+      // A reset came meanwhile: this frame belongs to the old scene.
+      analyzerStale = true
+    }
     busy = false
     pthread_cond_broadcast(done)
   }

@@ -59,9 +59,11 @@ public final class FaceTracker {
     self.maxMissed = maxMissed
   }
 
+  /// Ends every track (a new scene: a seek, a new stream, a discontinuity).
+  /// Ids keep increasing: a track after a reset never shares an id with one
+  /// before it, so an application can tell the scenes apart.
   public func reset() {
     tracks.removeAll()
-    nextID = 1
   }
 
   /// Moves every track one frame along its velocity (a frame without detection).

@@ -69,6 +69,14 @@ extension AgeGenderElement {
     baseClass.pointee.stop = { base in
       AgeGenderElement.from(UnsafeMutableRawPointer(base!)).stop() ? 1 : 0
     }
+    // Flushes and new streams start a new scene; then the parent class handles the event.
+    baseClass.pointee.sink_event = { base, event in
+      let raw = UnsafeMutableRawPointer(base!)
+      if let event { AgeGenderElement.from(raw).sinkEvent(raw.assumingMemoryBound(to: GstElement.self), event) }
+      return AgeGenderElement.parentClass?.withMemoryRebound(to: GstBaseTransformClass.self, capacity: 1) {
+        $0.pointee.sink_event?(base, event)
+      } ?? 0
+    }
 
     let filterClass = klass.assumingMemoryBound(to: GstVideoFilterClass.self)
     filterClass.pointee.set_info = { filter, _, inInfo, _, _ in

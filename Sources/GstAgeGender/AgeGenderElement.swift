@@ -183,6 +183,26 @@ final class AgeGenderElement: @unchecked Sendable {
     var frame = 0
     /// Whether upstream is live (asked at the first frame after caps).
     var live: Bool?
+    /// Timestamp of the previous frame of this scene (nil: none yet, or none given).
+    var lastPTS: GstClockTime?
+    /// Scenes started (flushes, new streams, discontinuities, new formats).
+    var scenes = 0
+    /// Frames of the current scene so far.
+    var framesInScene = 0
+
+    /// A new scene (a flush, a new stream, a discontinuity, a new format):
+    /// every track ends, and the worker's pending frame and results are
+    /// dropped (an analysis it is running meanwhile is discarded). Track ids
+    /// keep increasing, so ids after it never repeat ids before it.
+    /// `frame` keeps counting across scenes (the worker's results are matched
+    /// to frames within one scene only), except after new caps.
+    mutating func startScene(newFormat: Bool = false) {
+      if let worker { worker.reset() } else { analyzer.reset() }
+      if newFormat { frame = 0 }
+      lastPTS = nil
+      framesInScene = 0
+      scenes += 1
+    }
 
     /// Per-frame settings the detectors read (they may change while playing).
     func tune(_ s: Settings) {
@@ -386,10 +406,59 @@ final class AgeGenderElement: @unchecked Sendable {
         }
       }
       // A new format or size starts a new scene: boxes of the old one mean nothing.
-      if let worker = state!.worker { worker.reset() } else { state!.analyzer.reset() }
-      state!.frame = 0
+      state!.startScene(newFormat: true)
       return true
     }
+  }
+
+  // MARK: Scenes
+
+  /// Sink events, before the parent class handles them: a flush (FLUSH_STOP,
+  /// after a flushing seek) and a new stream (STREAM_START) start a new scene.
+  func sinkEvent(_ element: UnsafeMutablePointer<GstElement>, _ event: UnsafeMutablePointer<GstEvent>) {
+    let type = agb_event_type(event)
+    guard type == GST_EVENT_FLUSH_STOP || type == GST_EVENT_STREAM_START else { return }
+    let started = state.withLock { state -> Bool in
+      guard state != nil else { return false }
+      state!.startScene()
+      return true
+    }
+    if started { Debug.info(element, "new scene: \(type == GST_EVENT_FLUSH_STOP ? "flush" : "stream start")") }
+  }
+
+  /// A timestamp step larger than this many frame durations, and than
+  /// `jumpMinimumNs`, in the direction of playback starts a new scene (as if
+  /// the buffer were flagged DISCONT); so does a step back against it by more
+  /// than one frame duration.
+  static let jumpFrames: Int64 = 4
+  static let jumpMinimumNs: Int64 = 500_000_000
+
+  /// Why this frame starts a new scene, if it does: a DISCONT buffer, or a
+  /// timestamp jump (see `jumpFrames`). With a negative segment rate (reverse
+  /// playback) timestamps decrease normally, and demuxers and decoders flag
+  /// each reversed group of pictures DISCONT although it continues the
+  /// previous one in time: there only a jump starts a new scene.
+  func sceneBreak(_ element: UnsafeMutablePointer<GstElement>, _ buffer: UnsafeMutablePointer<GstBuffer>,
+    _ current: State) -> String? {
+    guard current.framesInScene > 0 else { return nil }  // nothing to forget yet (e.g. just after a flush)
+    let base = UnsafeMutableRawPointer(element).assumingMemoryBound(to: GstBaseTransform.self)
+    let reverse = base.pointee.segment.rate < 0
+    var jump: String?
+    let pts = agb_buffer_pts(buffer)
+    if pts != agb_clock_time_none(), let last = current.lastPTS {
+      let duration = agb_buffer_duration(buffer)
+      let frameNs = duration == agb_clock_time_none() || duration == 0
+        ? Int64(40_000_000) : Int64(bitPattern: UInt64(duration))
+      let step = Int64(bitPattern: UInt64(pts)) - Int64(bitPattern: UInt64(last))
+      let ahead = reverse ? -step : step
+      if ahead > max(Self.jumpFrames * frameNs, Self.jumpMinimumNs) {
+        jump = "timestamp jump of \(ahead / 1_000_000) ms"
+      } else if ahead < -frameNs {
+        jump = "timestamp jump back by \(-ahead / 1_000_000) ms"
+      }
+    }
+    if agb_buffer_is_discont(buffer) != 0 && (!reverse || jump != nil) { return "discontinuity" }
+    return jump
   }
 
   // MARK: Frames
@@ -420,6 +489,15 @@ final class AgeGenderElement: @unchecked Sendable {
           data: data, width: width, height: height, stride: Int(strides.0), format: .gray8,
           chroma: ChromaPlanes(layout: chroma, u: u, v: chroma == .i420 ? frame.pointee.data.2 : nil, stride: Int(strides.1)))
       }
+      if let buffer = frame.pointee.buffer {
+        if let reason = sceneBreak(element, buffer, current) {
+          current.startScene()
+          Debug.info(element, "new scene: \(reason)")
+        }
+        let pts = agb_buffer_pts(buffer)
+        current.lastPTS = pts == agb_clock_time_none() ? nil : pts
+        current.framesInScene += 1
+      }
       do {
         let faces: [AnalyzedFace]
         if let worker = current.worker {
@@ -437,7 +515,10 @@ final class AgeGenderElement: @unchecked Sendable {
           // only by then can a file played as fast as possible be told from one
           // paced by its sink (running ahead of the clock). Handing these
           // frames to the worker started its thread for nothing (+5 MB RSS).
-          let startingUp = current.live == false && current.frame < Int(s.detectionInterval)
+          // The same after a seek (a new scene): its first frames show faces at
+          // once instead of waiting for the worker (which may still be busy
+          // with a frame of the old scene, whose results are dropped).
+          let startingUp = current.live == false && current.framesInScene <= Int(s.detectionInterval)
           if current.live == true || (!startingUp && !runsAheadOfClock(element, frame.pointee.buffer)) {
             worker.offer(image, frame: current.frame, options: s.analysisOptions)
           } else {

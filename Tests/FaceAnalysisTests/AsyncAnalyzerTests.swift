@@ -76,4 +76,47 @@ final class AsyncAnalyzerTests: XCTestCase {
     worker.stop()  // twice is harmless
     XCTAssertFalse(worker.offer(image.view, frame: 2, options: VideoAnalysisOptions()), "a stopped worker takes nothing")
   }
+
+  /// A detector that takes its time, so a reset can come mid-analysis.
+  final class SlowDetector: FaceDetector {
+    let inner: any FaceDetector
+    init(_ inner: any FaceDetector) { self.inner = inner }
+    func detect(in image: ImageView, threshold: Double) throws -> [Detection] {
+      usleep(400_000)
+      return try inner.detect(in: image, threshold: threshold)
+    }
+  }
+
+  /// Issue 15: a reset (a seek) while the worker analyses a frame of the old
+  /// scene never waits for it, and that frame's results are discarded; the
+  /// next scene's tracks get new ids.
+  func testResetMidAnalysisDiscardsTheOldScenesResults() throws {
+    try Fixtures.requireModels()
+    let image = try Fixtures.image(Fixtures.astronautPath)
+    let worker = AsyncFaceAnalyzer(
+      analyzer: VideoFaceAnalyzer(detector: SlowDetector(try Fixtures.detector()), classifier: try Fixtures.classifier()))
+    defer { worker.stop() }
+    XCTAssertTrue(worker.offer(image.view, frame: 0, options: VideoAnalysisOptions()))
+    var waited = 0
+    while worker.snapshot == nil && waited < 600 {
+      usleep(10_000)
+      waited += 1
+    }
+    XCTAssertEqual(worker.snapshot?.faces.map(\.trackID), [1])
+    let firstEstimate = worker.snapshot?.faces.first?.estimate
+    // Frame 1 of the old scene is taken, then the scene changes while it is analysed.
+    XCTAssertTrue(worker.offer(image.view, frame: 1, options: VideoAnalysisOptions()))
+    usleep(100_000)
+    let start = Date()
+    worker.reset()
+    XCTAssertLessThan(Date().timeIntervalSince(start), 0.2, "reset does not wait for the analysis")
+    XCTAssertNil(worker.snapshot)
+    usleep(600_000)  // the old frame's analysis has finished by now
+    XCTAssertNil(worker.snapshot, "the old scene's frame is not shown after the reset")
+    XCTAssertEqual(worker.scene, 1)
+    worker.offer(image.view, frame: 0, options: VideoAnalysisOptions(), maxLag: 0)
+    XCTAssertEqual(worker.snapshot?.frame, 0)
+    XCTAssertEqual(worker.snapshot?.faces.map(\.trackID), [2], "a new track, with a new id")
+    XCTAssertEqual(worker.snapshot?.faces.first?.estimate, firstEstimate, "fusion starts afresh")
+  }
 }

@@ -55,7 +55,7 @@ final class FaceTrackerTests: XCTestCase {
     tracker.update(with: [face(10, 10)])
     XCTAssertEqual(tracker.update(with: [face(400, 300)]), [2], "a face far away is someone else")
     tracker.reset()
-    XCTAssertEqual(tracker.update(with: [face(10, 10)]), [1], "reset starts ids again")
+    XCTAssertEqual(tracker.update(with: [face(10, 10)]), [3], "ids keep increasing across a reset (a new scene)")
   }
 
   func testSparseUpdatesFollowAFaceByItsCentreWhenBoxesNoLongerOverlap() {

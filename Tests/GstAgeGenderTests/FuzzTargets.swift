@@ -156,7 +156,7 @@ final class FrameFuzzTarget {
         _ = worker.takeFailure()
       }
       // Waits until the worker is idle, so the analyzer is ours again below.
-      worker.reset()
+      worker.reset(waitForIdle: true)
     } else {
       for _ in 0..<2 {
         if let found = try? analyzer.process(image, options: options) {

@@ -130,7 +130,8 @@ enum Robust {
   /// frames made by `make` from a thread (so a frame of any size never
   /// waits on the test thread), then EOS.
   static func push(count: Int, middle: String, timeout: Double, keepPixels: Bool = false, keepFrames: Bool = true,
-    configure: ((Pipeline) throws -> Void)? = nil, file: StaticString = #filePath, line: UInt = #line,
+    configure: ((Pipeline) throws -> Void)? = nil, timestamp: ((Int) -> GstClockTime)? = nil,
+    file: StaticString = #filePath, line: UInt = #line,
     onFrame: ((Pipeline, Int) throws -> Void)? = nil, make: @escaping (Int) -> Frame) throws -> Outcome {
     let pipeline = try Pipeline(
       "appsrc name=src format=time is-live=false block=true max-bytes=1 ! \(middle) ! appsink name=sink sync=false max-buffers=4")
@@ -151,7 +152,7 @@ enum Robust {
           gst_app_src_set_caps(src, parsed)
           agb_caps_unref(parsed)
         }
-        frame.buffer.pointee.pts = GstClockTime(i) * 40_000_000
+        frame.buffer.pointee.pts = timestamp?(i) ?? GstClockTime(i) * 40_000_000
         frame.buffer.pointee.duration = 40_000_000
         if gst_app_src_push_buffer(src, frame.buffer) != GST_FLOW_OK { break }  // takes the buffer
       }
