@@ -489,13 +489,23 @@ final class AgeGenderElement: @unchecked Sendable {
           data: data, width: width, height: height, stride: Int(strides.0), format: .gray8,
           chroma: ChromaPlanes(layout: chroma, u: u, v: chroma == .i420 ? frame.pointee.data.2 : nil, stride: Int(strides.1)))
       }
+      var steps = 1
       if let buffer = frame.pointee.buffer {
         if let reason = sceneBreak(element, buffer, current) {
           current.startScene()
           Debug.info(element, "new scene: \(reason)")
         }
         let pts = agb_buffer_pts(buffer)
-        current.lastPTS = pts == agb_clock_time_none() ? nil : pts
+        let known = pts == agb_clock_time_none() ? nil : pts
+        // Frames that passed since the previous one (a gap smaller than a scene
+        // break): the tracks' motion is predicted over them.
+        let duration = agb_buffer_duration(buffer)
+        steps = FrameSteps.elapsed(
+          from: current.lastPTS.map { UInt64($0) }, to: known.map { UInt64($0) },
+          frameDuration: duration == agb_clock_time_none() ? 40_000_000 : Int64(bitPattern: UInt64(duration)),
+          maximum: Int(Self.jumpFrames))
+        current.frame += steps - 1
+        current.lastPTS = known
         current.framesInScene += 1
       }
       do {
@@ -543,7 +553,7 @@ final class AgeGenderElement: @unchecked Sendable {
           }
         } else {
           current.tune(s)
-          faces = try current.analyzer.process(image, options: s.analysisOptions)
+          faces = try current.analyzer.process(image, options: s.analysisOptions, elapsedFrames: steps)
         }
         current.frame += 1
         state = current

@@ -356,3 +356,22 @@ final class IntervalTests: XCTestCase {
     }
   }
 }
+
+/// FrameSteps: stream frames elapsed between two timestamps.
+final class FrameStepsTests: XCTestCase {
+  func testElapsedFramesFromTimestamps() {
+    let frame: Int64 = 40_000_000
+    XCTAssertEqual(FrameSteps.elapsed(from: 0, to: 40_000_000, frameDuration: frame, maximum: 4), 1)
+    // Reverse playback: one frame back is one frame.
+    XCTAssertEqual(FrameSteps.elapsed(from: 400_000_000, to: 360_000_000, frameDuration: frame, maximum: 4), 1)
+    // Two frames dropped: three frames of motion.
+    XCTAssertEqual(FrameSteps.elapsed(from: 0, to: 120_000_000, frameDuration: frame, maximum: 4), 3)
+    // Timing jitter rounds to the nearest frame; never less than one.
+    XCTAssertEqual(FrameSteps.elapsed(from: 0, to: 45_000_000, frameDuration: frame, maximum: 4), 1)
+    XCTAssertEqual(FrameSteps.elapsed(from: 0, to: 0, frameDuration: frame, maximum: 4), 1)
+    // Larger gaps are capped (the element starts a new scene beyond them); unknown timestamps count one.
+    XCTAssertEqual(FrameSteps.elapsed(from: 0, to: 2_000_000_000, frameDuration: frame, maximum: 4), 4)
+    XCTAssertEqual(FrameSteps.elapsed(from: nil, to: 80_000_000, frameDuration: frame, maximum: 4), 1)
+    XCTAssertEqual(FrameSteps.elapsed(from: 0, to: 80_000_000, frameDuration: 0, maximum: 4), 1)
+  }
+}
