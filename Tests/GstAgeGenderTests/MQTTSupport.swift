@@ -1,4 +1,5 @@
 import Foundation
+import CGStreamer
 import GstPipeline
 import XCTest
 
@@ -21,23 +22,22 @@ enum MQTTSupport {
     throw Pipeline.Failure(message)
   }
 
-  /// A TCP port nothing listens on right now (bound to port 0, then released).
-  static func freePort() throws -> Int32 {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw Pipeline.Failure("socket: \(String(cString: strerror(errno)))") }
-    defer { Glibc.close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
-        bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+  /// A TCP port nothing listens on right now (the tests' shared `freePort`).
+  static func freePort() throws -> Int32 { Int32(try GstAgeGenderTests.freePort(SOCK_STREAM)) }
+
+  /// Plays the pipeline to its end and returns the texts of its warning messages.
+  static func runCollectingWarnings(_ pipeline: Pipeline, timeoutSeconds: UInt64) throws -> [String] {
+    var warnings: [String] = []
+    try pipeline.run(timeoutSeconds: timeoutSeconds) { message in
+      guard agb_message_type(message) == GST_MESSAGE_WARNING else { return }
+      var error: UnsafeMutablePointer<GError>?
+      gst_message_parse_warning(message, &error, nil)
+      if let error {
+        warnings.append(String(cString: error.pointee.message))
+        g_error_free(error)
       }
     }
-    guard bound else { throw Pipeline.Failure("bind: \(String(cString: strerror(errno)))") }
-    return Int32(UInt16(bigEndian: address.sin_port))
+    return warnings
   }
 
   /// Whether something accepts TCP connections on 127.0.0.1:port.

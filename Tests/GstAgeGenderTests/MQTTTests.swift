@@ -81,16 +81,7 @@ final class MQTTTests: XCTestCase {
       usleep(2_000_000)
       do { try broker.start() } catch { restartError.value.value = "\(error)" }
     }
-    var warnings: [String] = []
-    try pipeline.run(timeoutSeconds: 40) { message in
-      guard agb_message_type(message) == GST_MESSAGE_WARNING else { return }
-      var error: UnsafeMutablePointer<GError>?
-      gst_message_parse_warning(message, &error, nil)
-      if let error {
-        warnings.append(String(cString: error.pointee.message))
-        g_error_free(error)
-      }
-    }
+    let warnings = try MQTTSupport.runCollectingWarnings(pipeline, timeoutSeconds: 40)
     let seconds = monotonicSeconds() - started
     XCTAssertEqual(outage.wait(timeout: .now() + 15), .success, "the outage thread did not finish")
     XCTAssertNil(restartError.value.value)
@@ -141,17 +132,8 @@ final class MQTTTests: XCTestCase {
       broker.kill()
       killer.leave()
     }
-    var warnings: [String] = []
     let started = monotonicSeconds()
-    try pipeline.run(timeoutSeconds: 30) { message in
-      guard agb_message_type(message) == GST_MESSAGE_WARNING else { return }
-      var error: UnsafeMutablePointer<GError>?
-      gst_message_parse_warning(message, &error, nil)
-      if let error {
-        warnings.append(String(cString: error.pointee.message))
-        g_error_free(error)
-      }
-    }
+    let warnings = try MQTTSupport.runCollectingWarnings(pipeline, timeoutSeconds: 30)
     let seconds = monotonicSeconds() - started  // run() returns after the NULL state change
     XCTAssertEqual(killer.wait(timeout: .now() + 10), .success)
     XCTAssertLessThan(seconds, 10, "4 s of live frames and the stop took \(seconds) s")
@@ -311,17 +293,8 @@ final class MQTTTests: XCTestCase {
           in: dir, name: "late-subscriber")
       } catch { failure.value.value = "\(error)" }
     }
-    var warnings: [String] = []
     let started = monotonicSeconds()
-    try pipeline.run(timeoutSeconds: 40) { message in
-      guard agb_message_type(message) == GST_MESSAGE_WARNING else { return }
-      var error: UnsafeMutablePointer<GError>?
-      gst_message_parse_warning(message, &error, nil)
-      if let error {
-        warnings.append(String(cString: error.pointee.message))
-        g_error_free(error)
-      }
-    }
+    let warnings = try MQTTSupport.runCollectingWarnings(pipeline, timeoutSeconds: 40)
     let seconds = monotonicSeconds() - started
     XCTAssertEqual(switcher.wait(timeout: .now() + 15), .success)
     XCTAssertNil(failure.value.value)
