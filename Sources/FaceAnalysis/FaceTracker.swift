@@ -21,28 +21,21 @@ public final class FaceTracker {
     public internal(set) var visible: Bool = true
     /// The box of its last matched detection (velocity is measured from it).
     public internal(set) var matchedBox: Box
-    /// The last matched detection's landmarks, as fractions of its box, so
-    /// they move and scale with the box between detections.
-    var relativeLandmarks: [Point] = []
+    /// The landmarks of its last matched detection (in `matchedBox`).
+    var matchedLandmarks: [Point]
 
     init(id: UInt64, box: Box, confidence: Double, landmarks: [Point] = []) {
       self.id = id
       self.box = box
       self.confidence = confidence
       matchedBox = box
-      remember(landmarks, of: box)
+      matchedLandmarks = landmarks
     }
 
-    mutating func remember(_ landmarks: [Point], of box: Box) {
-      relativeLandmarks = landmarks.map {
-        Point(x: ($0.x - box.x) / max(1e-9, box.width), y: ($0.y - box.y) / max(1e-9, box.height))
-      }
-    }
-
-    /// The landmarks of its last detection carried along to its current box
-    /// (empty when the detector gives none).
+    /// The landmarks of its last detection moved and scaled with its box to
+    /// where the box is now (empty when the detector gives none).
     public var landmarks: [Point] {
-      relativeLandmarks.map { Point(x: box.x + $0.x * box.width, y: box.y + $0.y * box.height) }
+      Detection(box: matchedBox, confidence: confidence, landmarks: matchedLandmarks).landmarks(movedTo: box)
     }
   }
 
@@ -134,7 +127,7 @@ public final class FaceTracker {
       tracks[index].box = box
       tracks[index].matchedBox = box
       tracks[index].confidence = detections[pair.detection].confidence
-      tracks[index].remember(detections[pair.detection].landmarks, of: box)
+      tracks[index].matchedLandmarks = detections[pair.detection].landmarks
       tracks[index].hits += 1
       tracks[index].missed = 0
       tracks[index].visible = true
