@@ -12,12 +12,6 @@ import Synchronization
 final class AgeGenderElement: @unchecked Sendable {
   // MARK: Properties
 
-  enum Property: UInt32 {
-    case modelDir = 1, detectionThreshold, minFaceSize, maxFaces, draw, postMessages, detectionSize, closeUpDetection, align, detectionInterval, classificationInterval, trackMaxMissed, tracking
-    case detector, classifier, cascade, scaleFactor, minNeighbors, async, maxLag, landmarks
-    case anonymize
-  }
-
   enum DetectorKind: Int32 { case ssd = 0, haar, centerface }
   enum LandmarkSource: Int32 { case detector = 0, shapePredictor }
   enum ClassifierKind: Int32 { case cydral = 0, leviHassner }
@@ -47,99 +41,98 @@ final class AgeGenderElement: @unchecked Sendable {
      (FaceAnonymizer.Mode.blur.rawValue, nick: "blur", name: "Strong Gaussian blur of each face box enlarged by 20% on every side"),
      (FaceAnonymizer.Mode.pixelate.rawValue, nick: "pixelate", name: "Coarse blocks (3 across) over each face box enlarged by 20% on every side")])
 
-  static let properties: [PropertySpec] = [
-    PropertySpec(
-      id: Property.modelDir.rawValue, name: "model-dir", nick: "Model directory",
+  static let properties = PropertyTable<Settings>([
+    .string(
+      "model-dir", nick: "Model directory",
       blurb: "Folder with the model manifests (*.model) and weights/ (unset: AGEGENDER_MODEL_DIR, else the checkout's or installation's models)",
-      kind: .string(default: nil), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.detectionThreshold.rawValue, name: "detection-threshold", nick: "Detection threshold",
+      \.modelDir, mutableWhilePlaying: false),
+    .double(
+      "detection-threshold", nick: "Detection threshold",
       blurb: "Minimum face detector confidence for a face to be reported",
-      kind: .double(min: 0, max: 1, default: Settings().detectionThreshold), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.minFaceSize.rawValue, name: "min-face-size", nick: "Minimum face size",
+      \.detectionThreshold, range: 0...1, mutableWhilePlaying: true),
+    .int(
+      "min-face-size", nick: "Minimum face size",
       blurb: "Faces whose smaller side is below this many pixels are ignored",
-      kind: .int(min: 0, max: 8192, default: Settings().minFaceSize), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.maxFaces.rawValue, name: "max-faces", nick: "Maximum faces",
+      \.minFaceSize, range: 0...8192, mutableWhilePlaying: true),
+    .int(
+      "max-faces", nick: "Maximum faces",
       blurb: "At most this many faces per frame (the most confident) are classified and reported",
-      kind: .int(min: 1, max: 256, default: 32), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.draw.rawValue, name: "draw", nick: "Draw",
+      \.maxFaces, range: 1...256, mutableWhilePlaying: true),
+    .boolean(
+      "draw", nick: "Draw",
       blurb: "Draw a box and an age/gender label on each face",
-      kind: .boolean(default: true), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.postMessages.rawValue, name: "post-messages", nick: "Post messages",
+      \.draw, mutableWhilePlaying: true),
+    .boolean(
+      "post-messages", nick: "Post messages",
       blurb: "Post an element message named 'agegender' with the faces of each frame on the bus",
-      kind: .boolean(default: false), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.detectionSize.rawValue, name: "detection-size", nick: "Detection size",
+      \.postMessages, mutableWhilePlaying: true),
+    .int(
+      "detection-size", nick: "Detection size",
       blurb: "Shorter side in pixels of the face detector's input (aspect kept); larger finds smaller faces, at a cost that grows with its square",
-      kind: .int(min: 64, max: 2160, default: Settings().detectionSize), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.closeUpDetection.rawValue, name: "close-up-detection", nick: "Close-up detection",
+      \.detectionSize, range: 64...2160, mutableWhilePlaying: true),
+    .boolean(
+      "close-up-detection", nick: "Close-up detection",
       blurb: "When a frame yields no face, look again with a wide border around it, which finds faces that fill the frame",
-      kind: .boolean(default: true), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.align.rawValue, name: "align", nick: "Align faces",
+      \.closeUpDetection, mutableWhilePlaying: true),
+    .boolean(
+      "align", nick: "Align faces",
       blurb: "Align each face on five landmarks (see 'landmarks') before age and gender estimation, as the nets were trained; off: a square around the detector's box",
-      kind: .boolean(default: true), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.landmarks.rawValue, name: "landmarks", nick: "Landmarks for alignment",
+      \.align, mutableWhilePlaying: false),
+    .enumeration(
+      "landmarks", nick: "Landmarks for alignment",
       blurb: "Which five landmarks align the faces (with align=true)",
-      kind: .enumeration(type: landmarkSourceType, default: Settings().landmarks.rawValue), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.detector.rawValue, name: "detector", nick: "Face detector",
+      \.landmarks, type: landmarkSourceType, mutableWhilePlaying: false),
+    .enumeration(
+      "detector", nick: "Face detector",
       blurb: "Which face detector runs",
-      kind: .enumeration(type: detectorType, default: Settings().detector.rawValue), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.classifier.rawValue, name: "classifier", nick: "Age and gender classifier",
+      \.detector, type: detectorType, mutableWhilePlaying: false),
+    .enumeration(
+      "classifier", nick: "Age and gender classifier",
       blurb: "Which age and gender nets run (levi-hassner needs 'make models-levi-hassner')",
-      kind: .enumeration(type: classifierType, default: ClassifierKind.cydral.rawValue), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.cascade.rawValue, name: "cascade", nick: "Haar cascade",
+      \.classifier, type: classifierType, mutableWhilePlaying: false),
+    .string(
+      "cascade", nick: "Haar cascade",
       blurb: "Haar cascade file for detector=haar (Debian's opencv-data)",
-      kind: .string(default: "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"),
-      mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.scaleFactor.rawValue, name: "scale-factor", nick: "Haar scale factor",
+      \.cascade, mutableWhilePlaying: false),
+    .double(
+      "scale-factor", nick: "Haar scale factor",
       blurb: "Image pyramid step of detector=haar (detectMultiScale's scaleFactor)",
-      kind: .double(min: 1.01, max: 4, default: 1.1), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.minNeighbors.rawValue, name: "min-neighbors", nick: "Haar minimum neighbours",
+      \.scaleFactor, range: 1.01...4, mutableWhilePlaying: true),
+    .int(
+      "min-neighbors", nick: "Haar minimum neighbours",
       blurb: "Overlapping hits a Haar detection needs (detectMultiScale's minNeighbors)",
-      kind: .int(min: 0, max: 1000, default: 5), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.async.rawValue, name: "async", nick: "Asynchronous analysis",
+      \.minNeighbors, range: 0...1000, mutableWhilePlaying: true),
+    .boolean(
+      "async", nick: "Asynchronous analysis",
       blurb: "Live or clock-paced streams: analyse on a worker thread that takes each frame arriving while it is free; the stream never waits for it, and frames that pass meanwhile show its latest faces moved along their tracks. A file (running ahead of the clock) is analysed in the stream, as with async=false, unless max-lag lets results lag. Off: every frame is analysed in the stream",
-      kind: .boolean(default: Settings().async), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.maxLag.rawValue, name: "max-lag", nick: "Maximum lag",
+      \.async, mutableWhilePlaying: false),
+    .int(
+      "max-lag", nick: "Maximum lag",
       blurb: "With async on a file (a stream running ahead of the clock): how many frames late a frame's results may be shown, the worker analysing meanwhile (0: each frame waits for its own, analysed in the stream, so files are annotated exactly as with async=false); live pipelines never wait",
-      kind: .int(min: 0, max: 1000, default: Settings().maxLag), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.tracking.rawValue, name: "tracking", nick: "Tracking",
+      \.maxLag, range: 0...1000, mutableWhilePlaying: true),
+    .boolean(
+      "tracking", nick: "Tracking",
       blurb: "Follow faces across frames: stable track ids, age and gender fused over each track, detection and classification intervals; off: every frame is analysed on its own (unrelated still images)",
-      kind: .boolean(default: true), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.detectionInterval.rawValue, name: "detection-interval", nick: "Detection interval",
+      \.tracking, mutableWhilePlaying: true),
+    .int(
+      "detection-interval", nick: "Detection interval",
       blurb: "Run the face detector every N frames; in between, each face is followed by its motion and found again by its appearance",
-      kind: .int(min: 1, max: 1000, default: Settings().detectionInterval), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.classificationInterval.rawValue, name: "classification-interval", nick: "Classification interval",
+      \.detectionInterval, range: 1...1000, mutableWhilePlaying: true),
+    .int(
+      "classification-interval", nick: "Classification interval",
       blurb: "Re-estimate a tracked face's age and gender at most every N frames (sooner when its box grows by 30%; a new face on each of its first 5 frames); its estimates are fused over the track",
-      kind: .int(min: 1, max: 10000, default: Settings().classificationInterval), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.trackMaxMissed.rawValue, name: "track-max-missed", nick: "Track max missed",
+      \.classificationInterval, range: 1...10000, mutableWhilePlaying: true),
+    .int(
+      "track-max-missed", nick: "Track max missed",
       blurb: "A track ends after this many frames without a matching detection; a face seen again before that keeps its id",
-      kind: .int(min: 0, max: 100000, default: Settings().trackMaxMissed), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.anonymize.rawValue, name: "anonymize", nick: "Anonymize faces",
+      \.trackMaxMissed, range: 0...100000, mutableWhilePlaying: true),
+    .enumeration(
+      "anonymize", nick: "Anonymize faces",
       blurb: "Privacy: blur or pixelate every face (its box enlarged by 20% on every side) in the output frames, before the overlay; the metadata is unchanged",
-      kind: .enumeration(type: anonymizeType, default: FaceAnonymizer.Mode.none.rawValue), mutableWhilePlaying: true),
-  ]
+      \.anonymize, type: anonymizeType, mutableWhilePlaying: true),
+  ])
 
-  struct Settings {
+  struct Settings: ElementSettings {
     var modelDir: String? = nil
     var detectionThreshold = 0.4
     var minFaceSize: Int32 = 10
@@ -156,7 +149,7 @@ final class AgeGenderElement: @unchecked Sendable {
     var detector = DetectorKind.centerface
     var landmarks = LandmarkSource.shapePredictor
     var classifier = ClassifierKind.cydral
-    var cascade = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
+    var cascade = HaarFaceDetector.defaultCascadePath
     var scaleFactor = 1.1
     var minNeighbors: Int32 = 5
     var async = true
@@ -245,63 +238,11 @@ final class AgeGenderElement: @unchecked Sendable {
   // MARK: Property access
 
   func setProperty(_ id: UInt32, _ value: UnsafePointer<GValue>) {
-    guard let property = Property(rawValue: id) else { return }
-    settings.withLock { s in
-      switch property {
-      case .modelDir: s.modelDir = g_value_get_string(value).map { String(cString: $0) }
-      case .detectionThreshold: s.detectionThreshold = g_value_get_double(value)
-      case .minFaceSize: s.minFaceSize = g_value_get_int(value)
-      case .maxFaces: s.maxFaces = g_value_get_int(value)
-      case .draw: s.draw = g_value_get_boolean(value) != 0
-      case .postMessages: s.postMessages = g_value_get_boolean(value) != 0
-      case .detectionSize: s.detectionSize = g_value_get_int(value)
-      case .closeUpDetection: s.closeUpDetection = g_value_get_boolean(value) != 0
-      case .align: s.align = g_value_get_boolean(value) != 0
-      case .detectionInterval: s.detectionInterval = g_value_get_int(value)
-      case .classificationInterval: s.classificationInterval = g_value_get_int(value)
-      case .trackMaxMissed: s.trackMaxMissed = g_value_get_int(value)
-      case .tracking: s.tracking = g_value_get_boolean(value) != 0
-      case .detector: s.detector = DetectorKind(rawValue: g_value_get_enum(value)) ?? .centerface
-      case .landmarks: s.landmarks = LandmarkSource(rawValue: g_value_get_enum(value)) ?? .detector
-      case .classifier: s.classifier = ClassifierKind(rawValue: g_value_get_enum(value)) ?? .cydral
-      case .cascade:
-        s.cascade = g_value_get_string(value).map { String(cString: $0) } ?? HaarFaceDetector.defaultCascadePath
-      case .scaleFactor: s.scaleFactor = g_value_get_double(value)
-      case .minNeighbors: s.minNeighbors = g_value_get_int(value)
-      case .async: s.async = g_value_get_boolean(value) != 0
-      case .maxLag: s.maxLag = g_value_get_int(value)
-      case .anonymize: s.anonymize = FaceAnonymizer.Mode(rawValue: g_value_get_enum(value)) ?? .none
-      }
-    }
+    settings.withLock { Self.properties.set(id, value, in: &$0) }
   }
 
   func getProperty(_ id: UInt32, _ value: UnsafeMutablePointer<GValue>) {
-    guard let property = Property(rawValue: id) else { return }
-    let s = settings.withLock { $0 }
-    switch property {
-    case .modelDir: g_value_set_string(value, s.modelDir)
-    case .detectionThreshold: g_value_set_double(value, s.detectionThreshold)
-    case .minFaceSize: g_value_set_int(value, s.minFaceSize)
-    case .maxFaces: g_value_set_int(value, s.maxFaces)
-    case .draw: g_value_set_boolean(value, s.draw ? 1 : 0)
-    case .postMessages: g_value_set_boolean(value, s.postMessages ? 1 : 0)
-    case .detectionSize: g_value_set_int(value, s.detectionSize)
-    case .closeUpDetection: g_value_set_boolean(value, s.closeUpDetection ? 1 : 0)
-    case .align: g_value_set_boolean(value, s.align ? 1 : 0)
-    case .detectionInterval: g_value_set_int(value, s.detectionInterval)
-    case .classificationInterval: g_value_set_int(value, s.classificationInterval)
-    case .trackMaxMissed: g_value_set_int(value, s.trackMaxMissed)
-    case .tracking: g_value_set_boolean(value, s.tracking ? 1 : 0)
-    case .detector: g_value_set_enum(value, s.detector.rawValue)
-    case .landmarks: g_value_set_enum(value, s.landmarks.rawValue)
-    case .classifier: g_value_set_enum(value, s.classifier.rawValue)
-    case .cascade: g_value_set_string(value, s.cascade)
-    case .scaleFactor: g_value_set_double(value, s.scaleFactor)
-    case .minNeighbors: g_value_set_int(value, s.minNeighbors)
-    case .async: g_value_set_boolean(value, s.async ? 1 : 0)
-    case .maxLag: g_value_set_int(value, s.maxLag)
-    case .anonymize: g_value_set_enum(value, s.anonymize.rawValue)
-    }
+    Self.properties.get(id, value, from: settings.withLock { $0 })
   }
 
   // MARK: Lifecycle

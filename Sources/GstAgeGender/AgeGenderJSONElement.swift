@@ -32,55 +32,50 @@ import Synchronization
 final class AgeGenderJSONElement: @unchecked Sendable {
   // MARK: Properties
 
-  enum Property: UInt32 {
-    case location = 1
-    case mqttHost, mqttPort, mqttTopic, mqttClientID, mqttQoS, mqttUsername, mqttPassword, mqttTLSCAFile, mqttMaxQueue
-  }
-
-  static let properties: [PropertySpec] = [
-    PropertySpec(
-      id: Property.location.rawValue, name: "location", nick: "File location",
+  static let properties = PropertyTable<Settings>([
+    .string(
+      "location", nick: "File location",
       blurb: "File to write the JSON Lines to (one object per buffer; created or truncated at start); unset: standard output, unless mqtt-host is set",
-      kind: .string(default: nil), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.mqttHost.rawValue, name: "mqtt-host", nick: "MQTT broker host",
+      \.location, mutableWhilePlaying: false),
+    .string(
+      "mqtt-host", nick: "MQTT broker host",
       blurb: "Host name or address of an MQTT broker to publish every line to, as one message each (unset: no MQTT); unreachable at start: an element error",
-      kind: .string(default: nil), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.mqttPort.rawValue, name: "mqtt-port", nick: "MQTT broker port",
+      \.mqttHost, mutableWhilePlaying: false),
+    .int(
+      "mqtt-port", nick: "MQTT broker port",
       blurb: "TCP port of the MQTT broker (1883 plain, 8883 by convention with TLS)",
-      kind: .int(min: 1, max: 65535, default: Settings().mqttPort), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.mqttTopic.rawValue, name: "mqtt-topic", nick: "MQTT topic",
+      \.mqttPort, range: 1...65535, mutableWhilePlaying: false),
+    .string(
+      "mqtt-topic", nick: "MQTT topic",
       blurb: "Topic the lines are published to (no wildcards)",
-      kind: .string(default: "agegender"), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.mqttClientID.rawValue, name: "mqtt-client-id", nick: "MQTT client id",
+      \.mqttTopic, mutableWhilePlaying: false),
+    .string(
+      "mqtt-client-id", nick: "MQTT client id",
       blurb: "Client identifier sent to the broker (unset: a random one); two clients with one id disconnect each other",
-      kind: .string(default: nil), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.mqttQoS.rawValue, name: "mqtt-qos", nick: "MQTT QoS",
+      \.mqttClientID, mutableWhilePlaying: false),
+    .int(
+      "mqtt-qos", nick: "MQTT QoS",
       blurb: "MQTT quality of service of each message: 0 at most once, 1 at least once, 2 exactly once",
-      kind: .int(min: 0, max: 2, default: Settings().mqttQoS), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.mqttUsername.rawValue, name: "mqtt-username", nick: "MQTT user name",
+      \.mqttQoS, range: 0...2, mutableWhilePlaying: false),
+    .string(
+      "mqtt-username", nick: "MQTT user name",
       blurb: "User name for the broker (unset: anonymous); a refused name or password is an element error at start",
-      kind: .string(default: nil), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.mqttPassword.rawValue, name: "mqtt-password", nick: "MQTT password",
+      \.mqttUsername, mutableWhilePlaying: false),
+    .string(
+      "mqtt-password", nick: "MQTT password",
       blurb: "Password for mqtt-username (sent in clear unless mqtt-tls-ca-file turns TLS on)",
-      kind: .string(default: nil), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.mqttTLSCAFile.rawValue, name: "mqtt-tls-ca-file", nick: "MQTT TLS CA file",
+      \.mqttPassword, mutableWhilePlaying: false),
+    .string(
+      "mqtt-tls-ca-file", nick: "MQTT TLS CA file",
       blurb: "PEM file of the CA that signed the broker's certificate; set: connect with TLS, checking the certificate and that it names mqtt-host",
-      kind: .string(default: nil), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.mqttMaxQueue.rawValue, name: "mqtt-max-queue", nick: "MQTT maximum queue",
+      \.mqttTLSCAFile, mutableWhilePlaying: false),
+    .int(
+      "mqtt-max-queue", nick: "MQTT maximum queue",
       blurb: "Messages kept while the broker is unreachable (sent on reconnection); beyond it the oldest are dropped and a warning gives the count",
-      kind: .int(min: 0, max: 10_000_000, default: Settings().mqttMaxQueue), mutableWhilePlaying: false),
-  ]
+      \.mqttMaxQueue, range: 0...10_000_000, mutableWhilePlaying: false),
+  ])
 
-  struct Settings {
+  struct Settings: ElementSettings {
     var location: String? = nil
     var mqttHost: String? = nil
     var mqttPort: Int32 = 1883
@@ -121,39 +116,11 @@ final class AgeGenderJSONElement: @unchecked Sendable {
   // MARK: Property access
 
   func setProperty(_ id: UInt32, _ value: UnsafePointer<GValue>) {
-    guard let property = Property(rawValue: id) else { return }
-    settings.withLock { s in
-      switch property {
-      case .location: s.location = g_value_get_string(value).map { String(cString: $0) }
-      case .mqttHost: s.mqttHost = g_value_get_string(value).map { String(cString: $0) }
-      case .mqttPort: s.mqttPort = g_value_get_int(value)
-      case .mqttTopic: s.mqttTopic = g_value_get_string(value).map { String(cString: $0) } ?? Settings().mqttTopic
-      case .mqttClientID: s.mqttClientID = g_value_get_string(value).map { String(cString: $0) }
-      case .mqttQoS: s.mqttQoS = g_value_get_int(value)
-      case .mqttUsername: s.mqttUsername = g_value_get_string(value).map { String(cString: $0) }
-      case .mqttPassword: s.mqttPassword = g_value_get_string(value).map { String(cString: $0) }
-      case .mqttTLSCAFile: s.mqttTLSCAFile = g_value_get_string(value).map { String(cString: $0) }
-      case .mqttMaxQueue: s.mqttMaxQueue = g_value_get_int(value)
-      }
-    }
+    settings.withLock { Self.properties.set(id, value, in: &$0) }
   }
 
   func getProperty(_ id: UInt32, _ value: UnsafeMutablePointer<GValue>) {
-    guard let property = Property(rawValue: id) else { return }
-    let s = settings.withLock { $0 }
-    switch property {
-    case .location: g_value_set_string(value, s.location)
-    case .mqttHost: g_value_set_string(value, s.mqttHost)
-    case .mqttPort: g_value_set_int(value, s.mqttPort)
-    case .mqttTopic: g_value_set_string(value, s.mqttTopic)
-    case .mqttClientID: g_value_set_string(value, s.mqttClientID)
-    case .mqttQoS: g_value_set_int(value, s.mqttQoS)
-    case .mqttUsername: g_value_set_string(value, s.mqttUsername)
-    // Write-only in effect: reading it back (gst-inspect, gst-launch -v, logs) must not reveal it.
-    case .mqttPassword: g_value_set_string(value, s.mqttPassword == nil ? nil : "*****")
-    case .mqttTLSCAFile: g_value_set_string(value, s.mqttTLSCAFile)
-    case .mqttMaxQueue: g_value_set_int(value, s.mqttMaxQueue)
-    }
+    Self.properties.get(id, value, from: settings.withLock { $0 })
   }
 
   // MARK: Lifecycle
