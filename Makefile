@@ -13,7 +13,7 @@ SKIMAGE    = scikit-image==0.26.0
 
 export GST_PLUGIN_PATH := $(CURDIR)/$(PLUGIN_DIR)
 
-.PHONY: all deps build models demo test eval bench clean
+.PHONY: all deps build models demo test eval bench docs clean
 
 all: build
 
@@ -65,6 +65,10 @@ bench: build models models-levi-hassner
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    gstreamer1.0-opencv python3-opencv time opencv-data; }
 	/usr/bin/python3 bench/bench.py --repeats $(BENCH_REPEATS)
+
+# Regenerates docs/properties.md's tables from the elements (DocsDriftTests checks them in make test).
+docs: build
+	AGEGENDER_UPDATE_DOCS=1 $(SWIFT) test -c $(CONFIG) --filter DocsDriftTests/testPropertiesDocMatchesEveryElementProperty
 
 clean:
 	rm -rf .build build out $(VENV)
