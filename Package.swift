@@ -31,6 +31,10 @@ let package = Package(
     .systemLibrary(
       name: "CMosquitto", path: "Sources/CMosquitto", pkgConfig: "libmosquitto",
       providers: [.apt(["libmosquitto-dev"])]),
+    // json-glib for agegenderjson's lines and the audience events' JSON (issue 12).
+    .systemLibrary(
+      name: "CJSONGlib", path: "Sources/CJSONGlib", pkgConfig: "json-glib-1.0",
+      providers: [.apt(["libjson-glib-dev"])]),
     .target(
       name: "COpenCVBridge", path: "Sources/COpenCVBridge",
       cxxSettings: [.unsafeFlags(["-I\(openCVInclude)", "-O2"])],
@@ -48,9 +52,12 @@ let package = Package(
     .target(name: "FaceAnalysis", dependencies: ["COpenCVBridge"]),
     // The GstCustomMeta that carries faces, shared by the element and readers.
     .target(name: "AgeGenderMeta", dependencies: ["CGStreamer"]),
+    // Per-person track events and the audience summary: their GstStructure and JSON forms.
+    .target(name: "AgeGenderEvents", dependencies: ["CGStreamer", "CJSONGlib", "FaceAnalysis"]),
     // The GStreamer layer: registration, properties, caps, metadata, overlay.
     .target(
-      name: "GstAgeGender", dependencies: ["CGStreamer", "CMosquitto", "FaceAnalysis", "AgeGenderMeta"],
+      name: "GstAgeGender",
+      dependencies: ["CGStreamer", "CMosquitto", "FaceAnalysis", "AgeGenderMeta", "AgeGenderEvents"],
       linkerSettings: [
         // Export only gst_plugin_agegender_get_desc.
         .unsafeFlags(["-Xlinker", "--version-script=\(root)/Sources/GstAgeGender/exports.map"])
@@ -77,7 +84,9 @@ let package = Package(
     .testTarget(name: "FaceAnalysisTests", dependencies: ["FaceAnalysis", "FaceImageFiles"]),
     .testTarget(
       name: "GstAgeGenderTests",
-      dependencies: ["CGStreamer", "AgeGenderMeta", "FaceAnalysis", "FaceImageFiles", "GstPipeline"]),
+      dependencies: [
+        "CGStreamer", "AgeGenderMeta", "AgeGenderEvents", "FaceAnalysis", "FaceImageFiles", "GstPipeline",
+      ]),
   ],
   swiftLanguageModes: [.v5],
   cxxLanguageStandard: .cxx17

@@ -1,3 +1,4 @@
+import AgeGenderEvents
 import AgeGenderMeta
 import CGStreamer
 import FaceAnalysis
@@ -16,6 +17,7 @@ final class AgeGenderElement: @unchecked Sendable {
     case modelDir = 1, detectionThreshold, minFaceSize, maxFaces, draw, postMessages, detectionSize, closeUpDetection, align, detectionInterval, classificationInterval, trackMaxMissed, tracking
     case detector, classifier, cascade, scaleFactor, minNeighbors, async, maxLag, landmarks
     case anonymize
+    case minTrackFrames
   }
 
   enum DetectorKind: Int32 { case ssd = 0, haar, centerface }
@@ -137,6 +139,10 @@ final class AgeGenderElement: @unchecked Sendable {
       id: Property.anonymize.rawValue, name: "anonymize", nick: "Anonymize faces",
       blurb: "Privacy: blur or pixelate every face (its box enlarged by 20% on every side) in the output frames, before the overlay; the metadata is unchanged",
       kind: .enumeration(type: anonymizeType, default: FaceAnonymizer.Mode.none.rawValue), mutableWhilePlaying: true),
+    PropertySpec(
+      id: Property.minTrackFrames.rawValue, name: "min-track-frames", nick: "Minimum track frames",
+      blurb: "A track shown in fewer frames is not a person: no agegender-track message or event when it ends, and not in the agegender-summary at end of stream",
+      kind: .int(min: 1, max: 1_000_000, default: Settings().minTrackFrames), mutableWhilePlaying: true),
   ]
 
   struct Settings {
@@ -162,6 +168,7 @@ final class AgeGenderElement: @unchecked Sendable {
     var async = true
     var maxLag: Int32 = 0
     var anonymize = FaceAnonymizer.Mode.none
+    var minTrackFrames: Int32 = 17
 
     var analysisOptions: VideoAnalysisOptions {
       VideoAnalysisOptions(
@@ -189,6 +196,11 @@ final class AgeGenderElement: @unchecked Sendable {
     var scenes = 0
     /// Frames of the current scene so far.
     var framesInScene = 0
+    /// People: tracks followed through the shown faces, and the summary since start.
+    var audience = AudienceCounter(minTrackFrames: 1, maxMissed: 0)
+    /// People whose tracks ended and who are not announced yet (a scene that
+    /// ended at a flush is announced with the next frame, when events can flow).
+    var endedTracks: [PersonTrack] = []
 
     /// A new scene (a flush, a new stream, a discontinuity, a new format):
     /// every track ends, and the worker's pending frame and results are
@@ -198,6 +210,7 @@ final class AgeGenderElement: @unchecked Sendable {
     /// to frames within one scene only), except after new caps.
     mutating func startScene(newFormat: Bool = false) {
       if let worker { worker.reset() } else { analyzer.reset() }
+      endedTracks += audience.endAll()
       if newFormat { frame = 0 }
       lastPTS = nil
       framesInScene = 0
@@ -271,6 +284,7 @@ final class AgeGenderElement: @unchecked Sendable {
       case .async: s.async = g_value_get_boolean(value) != 0
       case .maxLag: s.maxLag = g_value_get_int(value)
       case .anonymize: s.anonymize = FaceAnonymizer.Mode(rawValue: g_value_get_enum(value)) ?? .none
+      case .minTrackFrames: s.minTrackFrames = g_value_get_int(value)
       }
     }
   }
@@ -301,6 +315,7 @@ final class AgeGenderElement: @unchecked Sendable {
     case .async: g_value_set_boolean(value, s.async ? 1 : 0)
     case .maxLag: g_value_set_int(value, s.maxLag)
     case .anonymize: g_value_set_enum(value, s.anonymize.rawValue)
+    case .minTrackFrames: g_value_set_int(value, s.minTrackFrames)
     }
   }
 
@@ -345,6 +360,7 @@ final class AgeGenderElement: @unchecked Sendable {
       }
       let analyzer = VideoFaceAnalyzer(detector: detector, classifier: classifier)
       var fresh = State(analyzer: analyzer, ssd: ssd, centerFace: centerFace, haar: haar, worker: nil, layout: nil)
+      fresh.audience = AudienceCounter(minTrackFrames: Int(s.minTrackFrames), maxMissed: Int(s.trackMaxMissed))
       if s.async {
         let tuning = fresh
         fresh.worker = AsyncFaceAnalyzer(analyzer: analyzer) { [weak self] in
@@ -417,6 +433,10 @@ final class AgeGenderElement: @unchecked Sendable {
   /// after a flushing seek) and a new stream (STREAM_START) start a new scene.
   func sinkEvent(_ element: UnsafeMutablePointer<GstElement>, _ event: UnsafeMutablePointer<GstEvent>) {
     let type = agb_event_type(event)
+    if type == GST_EVENT_EOS {
+      endOfStream(element)
+      return
+    }
     guard type == GST_EVENT_FLUSH_STOP || type == GST_EVENT_STREAM_START else { return }
     let started = state.withLock { state -> Bool in
       guard state != nil else { return false }
@@ -424,6 +444,20 @@ final class AgeGenderElement: @unchecked Sendable {
       return true
     }
     if started { Debug.info(element, "new scene: \(type == GST_EVENT_FLUSH_STOP ? "flush" : "stream start")") }
+  }
+
+  /// End of stream, before it goes downstream: every track still open ends,
+  /// and the people and then the summary are announced.
+  func endOfStream(_ element: UnsafeMutablePointer<GstElement>) {
+    let ended = state.withLock { state -> (people: [PersonTrack], summary: AudienceSummary)? in
+      guard state != nil else { return nil }
+      let people = state!.endedTracks + state!.audience.endAll()
+      state!.endedTracks = []
+      return (people, state!.audience.summary)
+    }
+    guard let ended else { return }
+    AudienceEvents.announce(ended.people, from: element)
+    AudienceEvents.announce(ended.summary, from: element)
   }
 
   /// A timestamp step larger than this many frame durations, and than
@@ -466,6 +500,9 @@ final class AgeGenderElement: @unchecked Sendable {
   func transform(_ element: UnsafeMutablePointer<GstElement>, _ frame: UnsafeMutablePointer<GstVideoFrame>) -> GstFlowReturn {
     let s = settings.withLock { $0 }
     let width = Int(frame.pointee.info.width), height = Int(frame.pointee.info.height)
+    // People whose tracks ended with this frame, announced once the state is unlocked.
+    var ended: [PersonTrack] = []
+    defer { AudienceEvents.announce(ended, from: element) }
     return state.withLock { state -> GstFlowReturn in
       guard var current = state, let layout = current.layout, let data = frame.pointee.data.0 else {
         postError(element, resource: false, code: Int32(GST_STREAM_ERROR_NOT_IMPLEMENTED.rawValue),
@@ -490,6 +527,7 @@ final class AgeGenderElement: @unchecked Sendable {
           chroma: ChromaPlanes(layout: chroma, u: u, v: chroma == .i420 ? frame.pointee.data.2 : nil, stride: Int(strides.1)))
       }
       var steps = 1
+      var timestamp: (pts: UInt64?, duration: UInt64?) = (nil, nil)
       if let buffer = frame.pointee.buffer {
         if let reason = sceneBreak(element, buffer, current) {
           current.startScene()
@@ -506,6 +544,7 @@ final class AgeGenderElement: @unchecked Sendable {
           maximum: Int(Self.jumpFrames))
         current.frame += steps - 1
         current.lastPTS = known
+        timestamp = (known.map { UInt64($0) }, duration == agb_clock_time_none() ? nil : UInt64(duration))
         current.framesInScene += 1
       }
       do {
@@ -555,6 +594,12 @@ final class AgeGenderElement: @unchecked Sendable {
           current.tune(s)
           faces = try current.analyzer.process(image, options: s.analysisOptions, elapsedFrames: steps)
         }
+        current.audience.minTrackFrames = Int(s.minTrackFrames)
+        current.audience.maxMissed = Int(s.trackMaxMissed)
+        current.endedTracks += current.audience.observe(
+          faces, pts: timestamp.pts, duration: timestamp.duration, elapsedFrames: steps)
+        ended = current.endedTracks
+        current.endedTracks = []
         current.frame += 1
         state = current
         guard let buffer = frame.pointee.buffer else { return GST_FLOW_ERROR }
