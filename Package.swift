@@ -21,7 +21,9 @@ let package = Package(
     .executable(name: "agegender-stability", targets: ["AgeGenderStability"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    // agegender-annotate's HTML report (issue 12): Mustache templates, no dependencies of its own.
+    .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
   ],
   targets: [
     .systemLibrary(
@@ -54,6 +56,10 @@ let package = Package(
     .target(name: "AgeGenderMeta", dependencies: ["CGStreamer"]),
     // Per-person track events and the audience summary: their GstStructure and JSON forms.
     .target(name: "AgeGenderEvents", dependencies: ["CGStreamer", "CJSONGlib", "FaceAnalysis"]),
+    // The audience report of agegender-annotate --report: one self-contained HTML page.
+    .target(
+      name: "AudienceReport",
+      dependencies: ["FaceAnalysis", .product(name: "Mustache", package: "swift-mustache")]),
     // The GStreamer layer: registration, properties, caps, metadata, overlay.
     .target(
       name: "GstAgeGender",
@@ -79,13 +85,15 @@ let package = Package(
     .executableTarget(
       name: "AgeGenderAnnotate",
       dependencies: [
-        "CGStreamer", "AgeGenderMeta", "GstPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "CGStreamer", "AgeGenderMeta", "AgeGenderEvents", "AudienceReport", "FaceAnalysis", "FaceImageFiles",
+        "GstPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(name: "FaceAnalysisTests", dependencies: ["FaceAnalysis", "FaceImageFiles"]),
     .testTarget(
       name: "GstAgeGenderTests",
       dependencies: [
-        "CGStreamer", "AgeGenderMeta", "AgeGenderEvents", "FaceAnalysis", "FaceImageFiles", "GstPipeline",
+        "CGStreamer", "AgeGenderMeta", "AgeGenderEvents", "AudienceReport", "FaceAnalysis", "FaceImageFiles",
+        "GstPipeline",
       ]),
   ],
   swiftLanguageModes: [.v5],
