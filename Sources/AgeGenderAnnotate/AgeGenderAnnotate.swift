@@ -67,6 +67,13 @@ struct AgeGenderAnnotate: ParsableCommand {
     // A recording wants every frame analysed in the stream (exact per-frame results),
     // not the element's live mode that skips frames while busy; async=true brings it back.
     try elementProperties.validate(defaults: [("async", "false")])
+    let audiencePaths = [reportPath, summaryPath].compactMap { $0 }
+    for path in audiencePaths {
+      var isDirectory: ObjCBool = false
+      if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+        throw Pipeline.Failure("cannot write \(path): it is a folder")
+      }
+    }
 
     let uri: String
     switch InputResolver.classify(input, mode: resolve) {
@@ -90,7 +97,6 @@ struct AgeGenderAnnotate: ParsableCommand {
       uri = try InputResolver.resolveWithYtDlp(url, timeoutSeconds: resolveTimeout)
     }
 
-    let audiencePaths = [reportPath, summaryPath].compactMap { $0 }
     for path in [output] + (jsonPath.map { [$0] } ?? []) + audiencePaths {
       let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
       do {

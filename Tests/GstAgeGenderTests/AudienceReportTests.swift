@@ -123,6 +123,19 @@ final class AudienceReportTests: XCTestCase {
     XCTAssertEqual((walking.summary["tracks"] as? [[String: Any]])?.map { number($0["frames"]) }, [35, 35])
   }
 
+  /// A report path that is a folder is refused before anything runs, naming it.
+  func testReportPathThatIsAFolderIsRefusedNamingIt() throws {
+    let tool = try Fixtures.require(Fixtures.binDirectory + "/agegender-annotate", hint: "run make build")
+    let dir = try temporaryDirectory()
+    let result = try runProcess(
+      tool,
+      [try Fixtures.video("face-demographics-walking.mp4"), "-o", dir.appendingPathComponent("a.mp4").path,
+        "--report", dir.path], timeoutSeconds: 60)
+    XCTAssertNotEqual(result.status, 0)
+    XCTAssertTrue(result.stderr.contains("cannot write \(dir.path): it is a folder"), result.stderr)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("a.mp4").path))
+  }
+
   /// A video without faces: a summary of nobody, and a report that says so, with no bar and no face.
   func testVideoWithoutFacesGivesAnEmptyReport() throws {
     let dir = try temporaryDirectory()
