@@ -134,6 +134,47 @@ final class AudienceTests: XCTestCase {
     }
   }
 
+  /// A flushing seek from scene A (2 people) into scene B (3 people) ends scene
+  /// A's tracks: their lines come with the first frame after the seek; scene B's
+  /// at EOS; the summary counts all 5.
+  func testAFlushingSeekEndsTheTracksOfTheSceneBeforeIt() throws {
+    let clip = try SeekTests.twoSceneClip()
+    let json = try temporaryDirectory().appendingPathComponent("seek.jsonl").path
+    let target = SeekTests.sceneBStart + 9 * SeekTests.frameNs  // a key frame of scene B
+    let pipeline = try Pipeline(
+      "filesrc location=\(clip) ! qtdemux ! h264parse ! avdec_h264 ! videoconvert ! agegender async=false "
+        + "! agegenderjson location=\(json) ! appsink name=sink sync=false max-buffers=4")
+    try pipeline.setState(GST_STATE_PLAYING)
+    var before = 0
+    while before < 25, try SeekTests.pull(pipeline) != nil { before += 1 }
+    XCTAssertEqual(before, 25)
+    XCTAssertTrue(SeekTests.seek(pipeline, to: target), "the seek was refused")
+    let after = try SeekTests.pullAll(pipeline)
+    try Robust.setNull(pipeline)
+    XCTAssertGreaterThanOrEqual(after.count, 30)
+
+    let lines = try String(contentsOfFile: try Fixtures.require(json), encoding: .utf8).split(separator: "\n").map {
+      try XCTUnwrap(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+    }
+    let firstAfter = try XCTUnwrap(lines.firstIndex { number($0["pts"]) == Double(target) }, "no frame at the seek target")
+    let sceneA = lines[..<firstAfter].filter { $0["event"] as? String == "track" }
+    XCTAssertEqual(sceneA.count, 2, "scene A's people")
+    XCTAssertEqual(lines[firstAfter - 2..<firstAfter].map { $0["event"] as? String }, ["track", "track"],
+      "scene A's people come with the first frame after the seek")
+    for person in sceneA {
+      XCTAssertLessThan(number(person["last_pts"]) ?? .infinity, Double(SeekTests.sceneBStart))
+      XCTAssertGreaterThanOrEqual(number(person["frames"]) ?? 0, 25)
+    }
+    let sceneB = lines[firstAfter...].filter { $0["event"] as? String == "track" }
+    XCTAssertEqual(sceneB.count, 3, "scene B's people, at EOS")
+    XCTAssertTrue(sceneB.allSatisfy { (number($0["first_pts"]) ?? 0) >= Double(target) })
+    let summary = try XCTUnwrap(lines.last)
+    XCTAssertEqual(summary["event"] as? String, "summary")
+    XCTAssertEqual(number(summary["people"]), 5)
+    XCTAssertEqual(number(summary["female"]), 3)
+    XCTAssertEqual(number(summary["male"]), 2)
+  }
+
   /// min-track-frames: the clip's people are shown in 41 frames each; at 41 they
   /// count, at 42 nobody does (no track message or line, a summary of 0).
   func testMinTrackFramesDecidesWhatIsAPerson() throws {
