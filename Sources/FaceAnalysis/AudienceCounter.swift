@@ -44,8 +44,10 @@ public struct AudienceCounter: Sendable {
       seen.insert(face.trackID)
       var track = open[face.trackID] ?? OpenTrack(firstPTS: pts, estimate: face.estimate)
       if track.firstPTS == nil { track.firstPTS = pts }
-      if let pts { track.lastPTS = pts }
-      if let pts { track.lastEnd = pts + (duration ?? 0) }
+      if let pts {
+        track.lastPTS = pts
+        track.lastEnd = pts + (duration ?? 0)
+      }
       track.frames += 1
       track.estimate = face.estimate
       track.maxFaceWidth = max(track.maxFaceWidth, Int(face.detection.box.width.rounded()))
