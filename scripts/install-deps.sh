@@ -15,6 +15,9 @@ packages=(
   # MQTT publishing in agegenderjson (issue 13): the client library; the broker,
   # its command-line clients and openssl for the tests (they start their own broker).
   libmosquitto-dev mosquitto mosquitto-clients openssl
+  # agegenderjson's lines through json-glib (issue 12); the audience report's
+  # tests open it in a real headless browser.
+  libjson-glib-dev chromium
 )
 missing=()
 for p in "${packages[@]}"; do

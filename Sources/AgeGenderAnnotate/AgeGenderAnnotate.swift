@@ -16,6 +16,8 @@ struct AgeGenderAnnotate: ParsableCommand {
 
       Pipeline: uridecodebin ! videoconvert ! agegender [name=value ...] ! tee ! queue ! videoconvert ! x264enc ! mp4mux ! filesink. A probe after agegender turns each frame's GstAgeGenderMeta into one JSON line: {"frame", "pts" (ns), "width", "height", "faces": [{"x", "y", "width", "height", "confidence", "age", "age_min", "age_max", "gender", "gender_confidence", "track_id", "landmarks" (five [x, y], where the detector gives them)}]}.
 
+      --report writes one self-contained HTML page (no network needed to view it): the number of people (tracks of at least min-track-frames frames), by gender and age bracket, dwell times, a timeline with one bar per person, and each person's best face. --summary writes the same figures as JSON (agegenderjson's summary line, plus every person's track).
+
       Every frame is analysed (async=false is the default here; pass async=true for the element's live mode). On a terminal a progress line shows percent, fps and faces; the last line printed is a summary. Audio is not copied. Ctrl-C ends the stream cleanly (the MP4 stays playable).
       """)
 
@@ -30,6 +32,12 @@ struct AgeGenderAnnotate: ParsableCommand {
 
   @Option(name: .customLong("json"), help: "Write one JSON object per frame to this file (JSON Lines).")
   var jsonPath: String?
+
+  @Option(name: .customLong("report"), help: "Write an audience report (one self-contained HTML file) here.")
+  var reportPath: String?
+
+  @Option(name: .customLong("summary"), help: "Write the audience summary and every person's track (JSON) here.")
+  var summaryPath: String?
 
   @Option(help: "How to treat an http(s) INPUT: auto (by its ending), always (yt-dlp), never (play as is).")
   var resolve: ResolveMode = .auto
@@ -59,6 +67,13 @@ struct AgeGenderAnnotate: ParsableCommand {
     // A recording wants every frame analysed in the stream (exact per-frame results),
     // not the element's live mode that skips frames while busy; async=true brings it back.
     try elementProperties.validate(defaults: [("async", "false")])
+    let audiencePaths = [reportPath, summaryPath].compactMap { $0 }
+    for path in audiencePaths {
+      var isDirectory: ObjCBool = false
+      if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+        throw Pipeline.Failure("cannot write \(path): it is a folder")
+      }
+    }
 
     let uri: String
     switch InputResolver.classify(input, mode: resolve) {
@@ -82,7 +97,7 @@ struct AgeGenderAnnotate: ParsableCommand {
       uri = try InputResolver.resolveWithYtDlp(url, timeoutSeconds: resolveTimeout)
     }
 
-    for path in [output] + (jsonPath.map { [$0] } ?? []) {
+    for path in [output] + (jsonPath.map { [$0] } ?? []) + audiencePaths {
       let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
       do {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -100,6 +115,9 @@ struct AgeGenderAnnotate: ParsableCommand {
     let annotator = try Annotator(
       uri: uri, output: output, jsonPath: jsonPath, properties: elementProperties, stallTimeout: stallTimeout,
       progress: interactive)
+    let audience =
+      audiencePaths.isEmpty
+      ? nil : try AudienceCollector(element: try annotator.pipeline.child("ag"), captureFaces: reportPath != nil)
     let summary: AnnotateSummary
     do {
       summary = try annotator.run()
@@ -110,9 +128,18 @@ struct AgeGenderAnnotate: ParsableCommand {
     }
     var written = [output]
     if let jsonPath { written.append(jsonPath) }
+    if let audience, let reportPath {
+      try audience.writeReport(to: reportPath, title: input)
+      written.append(reportPath)
+    }
+    if let audience, let summaryPath {
+      try audience.writeSummary(to: summaryPath)
+      written.append(summaryPath)
+    }
+    let people = audience.map { "\($0.result.people.count) people, " } ?? ""
     let interrupted = interruptRequested.load(ordering: .relaxed) ? " (interrupted)" : ""
     print(
-      "agegender-annotate: \(summary.frames) frames, \(summary.faces) faces, "
+      "agegender-annotate: \(summary.frames) frames, \(summary.faces) faces, \(people)"
         + String(format: "%.1f fps", summary.fps) + "; wrote " + written.joined(separator: ", ") + interrupted)
   }
 }

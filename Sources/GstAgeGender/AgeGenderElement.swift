@@ -1,3 +1,4 @@
+import AgeGenderEvents
 import AgeGenderMeta
 import CGStreamer
 import FaceAnalysis
@@ -130,6 +131,10 @@ final class AgeGenderElement: @unchecked Sendable {
       "anonymize", nick: "Anonymize faces",
       blurb: "Privacy: blur or pixelate every face (its box enlarged by 20% on every side) in the output frames, before the overlay; the metadata is unchanged",
       \.anonymize, type: anonymizeType, mutableWhilePlaying: true),
+    .int(
+      "min-track-frames", nick: "Minimum track frames",
+      blurb: "A track shown in fewer frames is not a person: no agegender-track message or event when it ends, and not in the agegender-summary at end of stream",
+      \.minTrackFrames, range: 1...1_000_000, mutableWhilePlaying: true),
   ])
 
   struct Settings: ElementSettings {
@@ -155,6 +160,7 @@ final class AgeGenderElement: @unchecked Sendable {
     var async = true
     var maxLag: Int32 = 0
     var anonymize = FaceAnonymizer.Mode.none
+    var minTrackFrames: Int32 = 17
 
     var analysisOptions: VideoAnalysisOptions {
       VideoAnalysisOptions(
@@ -182,6 +188,11 @@ final class AgeGenderElement: @unchecked Sendable {
     var scenes = 0
     /// Frames of the current scene so far.
     var framesInScene = 0
+    /// People: tracks followed through the shown faces, and the summary since start.
+    var audience = AudienceCounter(minTrackFrames: 1, maxMissed: 0)
+    /// People whose tracks ended and who are not announced yet (a scene that
+    /// ended at a flush is announced with the next frame, when events can flow).
+    var endedTracks: [PersonTrack] = []
 
     /// A new scene (a flush, a new stream, a discontinuity, a new format):
     /// every track ends, and the worker's pending frame and results are
@@ -191,6 +202,7 @@ final class AgeGenderElement: @unchecked Sendable {
     /// to frames within one scene only), except after new caps.
     mutating func startScene(newFormat: Bool = false) {
       if let worker { worker.reset() } else { analyzer.reset() }
+      endedTracks += audience.endAll()
       if newFormat { frame = 0 }
       lastPTS = nil
       framesInScene = 0
@@ -286,6 +298,7 @@ final class AgeGenderElement: @unchecked Sendable {
       }
       let analyzer = VideoFaceAnalyzer(detector: detector, classifier: classifier)
       var fresh = State(analyzer: analyzer, ssd: ssd, centerFace: centerFace, haar: haar, worker: nil, layout: nil)
+      fresh.audience = AudienceCounter(minTrackFrames: Int(s.minTrackFrames), maxMissed: Int(s.trackMaxMissed))
       if s.async {
         let tuning = fresh
         fresh.worker = AsyncFaceAnalyzer(analyzer: analyzer) { [weak self] in
@@ -358,6 +371,10 @@ final class AgeGenderElement: @unchecked Sendable {
   /// after a flushing seek) and a new stream (STREAM_START) start a new scene.
   func sinkEvent(_ element: UnsafeMutablePointer<GstElement>, _ event: UnsafeMutablePointer<GstEvent>) {
     let type = agb_event_type(event)
+    if type == GST_EVENT_EOS {
+      endOfStream(element)
+      return
+    }
     guard type == GST_EVENT_FLUSH_STOP || type == GST_EVENT_STREAM_START else { return }
     let started = state.withLock { state -> Bool in
       guard state != nil else { return false }
@@ -365,6 +382,20 @@ final class AgeGenderElement: @unchecked Sendable {
       return true
     }
     if started { Debug.info(element, "new scene: \(type == GST_EVENT_FLUSH_STOP ? "flush" : "stream start")") }
+  }
+
+  /// End of stream, before it goes downstream: every track still open ends,
+  /// and the people and then the summary are announced.
+  func endOfStream(_ element: UnsafeMutablePointer<GstElement>) {
+    let ended = state.withLock { state -> (people: [PersonTrack], summary: AudienceSummary)? in
+      guard state != nil else { return nil }
+      let people = state!.endedTracks + state!.audience.endAll()
+      state!.endedTracks = []
+      return (people, state!.audience.summary)
+    }
+    guard let ended else { return }
+    AudienceEvents.announce(ended.people, from: element)
+    AudienceEvents.announce(ended.summary, from: element)
   }
 
   /// A timestamp step larger than this many frame durations, and than
@@ -407,6 +438,9 @@ final class AgeGenderElement: @unchecked Sendable {
   func transform(_ element: UnsafeMutablePointer<GstElement>, _ frame: UnsafeMutablePointer<GstVideoFrame>) -> GstFlowReturn {
     let s = settings.withLock { $0 }
     let width = Int(frame.pointee.info.width), height = Int(frame.pointee.info.height)
+    // People whose tracks ended with this frame, announced once the state is unlocked.
+    var ended: [PersonTrack] = []
+    defer { AudienceEvents.announce(ended, from: element) }
     return state.withLock { state -> GstFlowReturn in
       guard var current = state, let layout = current.layout, let data = frame.pointee.data.0 else {
         postError(element, resource: false, code: Int32(GST_STREAM_ERROR_NOT_IMPLEMENTED.rawValue),
@@ -431,6 +465,7 @@ final class AgeGenderElement: @unchecked Sendable {
           chroma: ChromaPlanes(layout: chroma, u: u, v: chroma == .i420 ? frame.pointee.data.2 : nil, stride: Int(strides.1)))
       }
       var steps = 1
+      var timestamp: (pts: UInt64?, duration: UInt64?) = (nil, nil)
       if let buffer = frame.pointee.buffer {
         if let reason = sceneBreak(element, buffer, current) {
           current.startScene()
@@ -447,6 +482,7 @@ final class AgeGenderElement: @unchecked Sendable {
           maximum: Int(Self.jumpFrames))
         current.frame += steps - 1
         current.lastPTS = known
+        timestamp = (known.map { UInt64($0) }, duration == agb_clock_time_none() ? nil : UInt64(duration))
         current.framesInScene += 1
       }
       do {
@@ -496,6 +532,12 @@ final class AgeGenderElement: @unchecked Sendable {
           current.tune(s)
           faces = try current.analyzer.process(image, options: s.analysisOptions, elapsedFrames: steps)
         }
+        current.audience.minTrackFrames = Int(s.minTrackFrames)
+        current.audience.maxMissed = Int(s.trackMaxMissed)
+        current.endedTracks += current.audience.observe(
+          faces, pts: timestamp.pts, duration: timestamp.duration, elapsedFrames: steps)
+        ended = current.endedTracks
+        current.endedTracks = []
         current.frame += 1
         state = current
         guard let buffer = frame.pointee.buffer else { return GST_FLOW_ERROR }

@@ -1,5 +1,7 @@
+import AgeGenderEvents
 import AgeGenderMeta
 import CGStreamer
+import FaceAnalysis
 import Synchronization
 
 #if canImport(Glibc)
@@ -24,6 +26,12 @@ import Synchronization
 /// carries no meta; `landmarks` (left eye, right eye, nose tip, mouth corners,
 /// in the scaled frame's pixels) only where the detector gives them. Every line is written with one write(2) as soon as it is
 /// complete (no buffering), so readers can follow the file while it grows.
+///
+/// Between the frame lines, each person `agegender` counted (a track that
+/// ended) becomes a line `{"event":"track",...}` and the end of the stream a
+/// line `{"event":"summary",...}` (`PersonTrack.jsonText`,
+/// `AudienceSummary.jsonText`), from the custom downstream events it sends
+/// with the frames. The JSON text is json-glib's (`JSONWriter`).
 ///
 /// With `mqtt-host` set, each line (without its newline) is also published as
 /// one MQTT message (MQTTPublisher: libmosquitto's own thread does the network
@@ -253,18 +261,42 @@ final class AgeGenderJSONElement: @unchecked Sendable {
           text: "agegenderjson received a buffer before it was started", debug: nil)
         return GST_FLOW_ERROR
       }
-      let line = Self.jsonLine(
+      let line = Self.jsonText(
         pts: agb_clock_time_is_valid(pts) != 0 ? UInt64(pts) : nil, runningTime: runningTime,
         width: metaWidth ?? state!.capsWidth, height: metaHeight ?? state!.capsHeight, faces: faces)
-      state!.mqtt?.publish(String(line.dropLast()))  // one message per line, without its newline
-      if state!.descriptor >= 0, let failure = Self.writeAll(state!.descriptor, line) {
-        let text = "Could not write to file \"\(state!.path)\": \(failure)"
-        postError(element, resource: true, code: Int32(GST_RESOURCE_ERROR_WRITE.rawValue), text: text, debug: nil)
-        return GST_FLOW_ERROR
-      }
-      state!.lines += 1
-      return GST_FLOW_OK
+      return emit(element, line, into: &state!) ? GST_FLOW_OK : GST_FLOW_ERROR
     }
+  }
+
+  /// A custom downstream event from `agegender`: a person (`agegender-track`)
+  /// or the summary (`agegender-summary`) becomes a line. Returns false when
+  /// the line could not be written (an element error was posted).
+  func audienceEvent(_ element: UnsafeMutablePointer<GstElement>, _ event: UnsafeMutablePointer<GstEvent>) -> Bool {
+    guard let structure = gst_event_get_structure(event) else { return true }
+    let line: String
+    if let person = PersonTrack(structure: structure) {
+      line = person.jsonText()
+    } else if let summary = AudienceSummary(structure: structure) {
+      line = summary.jsonText()
+    } else {
+      return true
+    }
+    return state.withLock { state in
+      guard state != nil else { return true }
+      return emit(element, line, into: &state!)
+    }
+  }
+
+  /// Publishes one line (MQTT) and writes it with its newline (file or stdout).
+  private func emit(_ element: UnsafeMutablePointer<GstElement>, _ line: String, into state: inout State) -> Bool {
+    state.mqtt?.publish(line)  // one message per line, without its newline
+    if state.descriptor >= 0, let failure = Self.writeAll(state.descriptor, line + "\n") {
+      let text = "Could not write to file \"\(state.path)\": \(failure)"
+      postError(element, resource: true, code: Int32(GST_RESOURCE_ERROR_WRITE.rawValue), text: text, debug: nil)
+      return false
+    }
+    state.lines += 1
+    return true
   }
 
   /// Writes every byte, retrying on EINTR and short writes; returns the error text on failure.
@@ -286,39 +318,47 @@ final class AgeGenderJSONElement: @unchecked Sendable {
 
   // MARK: JSON
 
-  /// One JSON object and its newline.
-  static func jsonLine(pts: UInt64?, runningTime: UInt64?, width: Int32?, height: Int32?, faces: [FaceRecord]) -> String {
-    var out = "{\"pts\":"
-    out += pts.map { String($0) } ?? "null"
-    out += ",\"running_time\":"
-    out += runningTime.map { String($0) } ?? "null"
-    out += ",\"width\":"
-    out += width.map { String($0) } ?? "null"
-    out += ",\"height\":"
-    out += height.map { String($0) } ?? "null"
-    out += ",\"faces\":["
-    for (index, face) in faces.enumerated() {
-      if index > 0 { out += "," }
-      out += "{\"x\":\(face.x),\"y\":\(face.y),\"width\":\(face.width),\"height\":\(face.height)"
-      out += ",\"confidence\":" + JSONText.number(face.confidence)
-      out += ",\"age\":" + JSONText.number(face.age)
-      out += ",\"age_min\":" + JSONText.number(face.ageMin)
-      out += ",\"age_max\":" + JSONText.number(face.ageMax)
-      out += ",\"gender\":" + JSONText.string(face.gender)
-      out += ",\"gender_confidence\":" + JSONText.number(face.genderConfidence)
-      out += ",\"track_id\":\(face.trackID)"
-      if face.landmarks.count == 10 {
-        out += ",\"landmarks\":["
-        for k in 0..<5 {
-          if k > 0 { out += "," }
-          out += "[" + JSONText.number(face.landmarks[2 * k]) + "," + JSONText.number(face.landmarks[2 * k + 1]) + "]"
+  /// One frame's JSON object (without the newline), in json-glib's text.
+  static func jsonText(pts: UInt64?, runningTime: UInt64?, width: Int32?, height: Int32?, faces: [FaceRecord]) -> String {
+    let json = JSONWriter()
+    json.object {
+      json.member("pts", pts)
+      json.member("running_time", runningTime)
+      json.member("width", width)
+      json.member("height", height)
+      json.member("faces") {
+        json.array {
+          for face in faces {
+            json.object {
+              json.member("x", face.x)
+              json.member("y", face.y)
+              json.member("width", face.width)
+              json.member("height", face.height)
+              json.member("confidence", face.confidence)
+              json.member("age", face.age)
+              json.member("age_min", face.ageMin)
+              json.member("age_max", face.ageMax)
+              json.member("gender", face.gender)
+              json.member("gender_confidence", face.genderConfidence)
+              json.member("track_id", face.trackID)
+              if face.landmarks.count == 10 {
+                json.member("landmarks") {
+                  json.array {
+                    for k in 0..<5 {
+                      json.array {
+                        json.value(face.landmarks[2 * k])
+                        json.value(face.landmarks[2 * k + 1])
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          }
         }
-        out += "]"
       }
-      out += "}"
     }
-    out += "]}\n"
-    return out
+    return json.text()
   }
 
   func postError(_ element: UnsafeMutablePointer<GstElement>, resource: Bool, code: Int32, text: String,
@@ -327,44 +367,6 @@ final class AgeGenderJSONElement: @unchecked Sendable {
       element, resource ? 1 : 0, code, text, debug,
       UnsafeRawPointer(file.utf8Start).assumingMemoryBound(to: CChar.self),
       UnsafeRawPointer(function.utf8Start).assumingMemoryBound(to: CChar.self), Int32(line))
-  }
-}
-
-/// JSON text without Foundation: RFC 8259 strings and numbers, independent of locale.
-enum JSONText {
-  /// A finite double in Swift's shortest round-trip form ("0.5", "34.0", "1e-05",
-  /// always with '.' whatever the locale); NaN and infinities, which JSON cannot
-  /// express, become null.
-  static func number(_ value: Double) -> String {
-    value.isFinite ? value.description : "null"
-  }
-
-  /// A quoted string: '"', '\' and control characters escaped; the rest as UTF-8.
-  static func string(_ value: String) -> String {
-    var out = "\""
-    out.reserveCapacity(value.utf8.count + 2)
-    for scalar in value.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case "\u{08}": out += "\\b"
-      case "\u{0C}": out += "\\f"
-      case "\u{2028}": out += "\\u2028"  // valid JSON either way; escaped for JavaScript readers
-      case "\u{2029}": out += "\\u2029"
-      default:
-        if scalar.value < 0x20 || scalar.value == 0x7F {
-          let hex = String(scalar.value, radix: 16)
-          out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        } else {
-          out.unicodeScalars.append(scalar)
-        }
-      }
-    }
-    out += "\""
-    return out
   }
 }
 
