@@ -31,6 +31,9 @@ let package = Package(
     .systemLibrary(
       name: "CMosquitto", path: "Sources/CMosquitto", pkgConfig: "libmosquitto",
       providers: [.apt(["libmosquitto-dev"])]),
+    // Xlib for agegender-annotate --display (a destroyed window must not exit the process) and its tests.
+    .systemLibrary(
+      name: "CX11", path: "Sources/CX11", pkgConfig: "x11", providers: [.apt(["libx11-dev"])]),
     .target(
       name: "COpenCVBridge", path: "Sources/COpenCVBridge",
       cxxSettings: [.unsafeFlags(["-I\(openCVInclude)", "-O2"])],
@@ -72,12 +75,12 @@ let package = Package(
     .executableTarget(
       name: "AgeGenderAnnotate",
       dependencies: [
-        "CGStreamer", "AgeGenderMeta", "GstPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "CGStreamer", "CX11", "AgeGenderMeta", "GstPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(name: "FaceAnalysisTests", dependencies: ["FaceAnalysis", "FaceImageFiles"]),
     .testTarget(
       name: "GstAgeGenderTests",
-      dependencies: ["CGStreamer", "AgeGenderMeta", "FaceAnalysis", "FaceImageFiles", "GstPipeline"]),
+      dependencies: ["CGStreamer", "CX11", "AgeGenderMeta", "FaceAnalysis", "FaceImageFiles", "GstPipeline"]),
   ],
   swiftLanguageModes: [.v5],
   cxxLanguageStandard: .cxx17
