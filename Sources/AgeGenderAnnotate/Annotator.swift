@@ -157,7 +157,10 @@ final class Annotator {
         line += "\"width\":\(info.width),\"height\":\(info.height),\"faces\":["
         line += faces.map(Self.json).joined(separator: ",")
         line += "]}\n"
-        if fputs(line, json) < 0 { c.writeError = "cannot write the JSON lines: \(String(cString: strerror(errno)))" }
+        // Beside a window each line is flushed at once: the lines can be followed live (tail -f).
+        if fputs(line, json) < 0 || (display != nil && fflush(json) != 0) {
+          c.writeError = "cannot write the JSON lines: \(String(cString: strerror(errno)))"
+        }
       }
       c.frames += 1
       c.faces += faces.count
