@@ -195,8 +195,7 @@ final class Annotator {
     let controls = displaySink.map { sink in
       KeyControls(
         pipeline: pipeline.element, videoSink: sink,
-        seekRefusal: change == GST_STATE_CHANGE_NO_PREROLL
-          ? "the input is live" : recording ? "an MP4 is being written (its timeline follows the stream)" : nil)
+        seekRefusal: recording ? "an MP4 is being written (its timeline follows the stream)" : nil)
     }
     var lastActivity = monotonicSeconds()
     var lastDraw = 0.0

@@ -44,7 +44,7 @@ final class KeyControls {
 
   private let pipeline: UnsafeMutablePointer<GstElement>
   private let videoSink: UnsafeMutablePointer<GstElement>
-  /// Why seeks are refused (a live source, an MP4 being recorded), else nil.
+  /// Why seeks are refused besides a live source (an MP4 being recorded), else nil.
   private let seekRefusal: String?
   private(set) var paused = false
   /// A flushing seek is under way: its position is printed at ASYNC_DONE.
@@ -69,6 +69,10 @@ final class KeyControls {
       gst_element_set_state(pipeline, paused ? GST_STATE_PAUSED : GST_STATE_PLAYING)
       say((paused ? "paused at " : "playing from ") + Self.format(position()))
     case .seek(let seconds):
+      if isLive() {
+        say("seek ignored: the input is live")
+        return false
+      }
       if let seekRefusal {
         say("seek ignored: \(seekRefusal)")
         return false
@@ -100,6 +104,16 @@ final class KeyControls {
     guard seeking else { return }
     seeking = false
     say("position \(Self.format(position()))")
+  }
+
+  /// A live source (camera, RTSP, UDP) answers the latency query with live=true; it cannot seek.
+  private func isLive() -> Bool {
+    guard let query = gst_query_new_latency() else { return false }
+    defer { agb_query_unref(query) }
+    var live: gboolean = 0
+    guard gst_element_query(pipeline, query) != 0 else { return false }
+    gst_query_parse_latency(query, &live, nil, nil)
+    return live != 0
   }
 
   func position() -> Double? {

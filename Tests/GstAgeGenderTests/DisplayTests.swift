@@ -159,6 +159,29 @@ final class DisplayTests: XCTestCase {
     }
   }
 
+  /// A live input (MPEG-TS over UDP from a paced sender on 127.0.0.1) plays; a seek is refused with a message.
+  func testALiveInputIgnoresSeeksWithAMessage() throws {
+    try requireElements(["udpsink": "gstreamer1.0-plugins-good", "mpegtsmux": "gstreamer1.0-plugins-bad"])
+    let video = try Fixtures.video("face-demographics-walking-and-pause.mp4")
+    let port = try freePort(SOCK_DGRAM)
+    let tool = try startTool(["udp://127.0.0.1:\(port)", "--display"])
+    // Key frames every 6 frames, so the receiver can start anywhere; sent at the clip's pace. When it
+    // ends, the window keeps its last frame (UDP has no end) until q.
+    let launch = try Fixtures.require("/usr/bin/gst-launch-1.0", hint: "apt-get install gstreamer1.0-tools")
+    let sender = try BackgroundProcess(
+      launch,
+      ["-q", "filesrc", "location=\(video)", "!", "decodebin", "!", "videoconvert", "!", "x264enc", "tune=zerolatency",
+        "key-int-max=6", "!", "mpegtsmux", "!", "udpsink", "host=127.0.0.1", "port=\(port)", "sync=true"],
+      lifetimeSeconds: 60)
+    defer { sender.stop() }
+    let window = try waitForWindow(named: "127.0.0.1:\(port)", tool)
+    try key(window, "Right")
+    try waitForLine("seek ignored: the input is live", tool)
+    try key(window, "q")
+    XCTAssertEqual(try tool.wait(timeoutSeconds: 60), 0, tool.stderrText())
+    XCTAssertTrue(tool.stdoutText().contains("quit at"), tool.stdoutText())
+  }
+
   func testNoDisplayIsRefusedBeforeAnythingStarts() throws {
     let tool = try Fixtures.require(Fixtures.binDirectory + "/agegender-annotate", hint: "run make build")
     let out = scratch.appendingPathComponent("never/written.mp4").path
