@@ -45,7 +45,9 @@ final class Annotator {
         + "! filesink name=out" + (displaySink == nil ? "" : " async=false")
     }
     if let displaySink {
-      // A short queue keeps the element near the clock, so it analyses on its worker (async) and never stalls the picture.
+      // A short queue keeps the element near the clock (async=true, the element's default here): it analyses a
+      // frame in the stream only while it runs over 100 ms ahead (3 frames give it that slack), else on its
+      // worker, so the picture never waits for the networks.
       description +=
         " t. ! queue name=displayqueue max-size-buffers=3 max-size-bytes=0 max-size-time=0 ! videoconvert "
         + "! \(displaySink) name=display"

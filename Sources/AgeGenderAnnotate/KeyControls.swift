@@ -106,12 +106,15 @@ final class KeyControls {
     say("position \(Self.format(position()))")
   }
 
-  /// A live source (camera, RTSP, UDP) answers the latency query with live=true; it cannot seek.
+  /// A live source (camera, RTSP, UDP) answers the latency query with live=true; it cannot seek. Asked
+  /// upstream of the window's sink: the pipeline's own answer is the sinks', live whenever they sync.
   private func isLive() -> Bool {
     guard let query = gst_query_new_latency() else { return false }
     defer { agb_query_unref(query) }
+    guard let pad = gst_element_get_static_pad(videoSink, "sink") else { return false }
+    defer { agb_object_unref(pad) }
     var live: gboolean = 0
-    guard gst_element_query(pipeline, query) != 0 else { return false }
+    guard gst_pad_peer_query(pad, query) != 0 else { return false }
     gst_query_parse_latency(query, &live, nil, nil)
     return live != 0
   }
