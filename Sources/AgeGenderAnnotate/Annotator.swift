@@ -246,6 +246,8 @@ final class Annotator {
       if let failure = audio?.takeFailure() { throw Pipeline.Failure(failure) }
       if displaySink != nil && !windowClosed && displayWindowLost.load(ordering: .relaxed) { windowClosed = true }
       if windowClosed {
+        // Paused sinks would hold the streaming threads (and so the EOS sent into the branches): play on.
+        if controls?.paused == true { gst_element_set_state(pipeline.element, GST_STATE_PLAYING) }
         return try finishAfterWindowClosed(summary)
       }
       if interruptRequested.load(ordering: .relaxed) && !eosSent {
@@ -309,11 +311,18 @@ final class Annotator {
   /// when the file has it. Without an MP4 there is nothing to finish.
   private func finishAfterWindowClosed(_ summary: () throws -> AnnotateSummary) throws -> AnnotateSummary {
     if recording {
-      if let pad = gst_element_get_static_pad(try pipeline.child("recordqueue"), "sink") {
-        _ = gst_pad_send_event(pad, gst_event_new_eos())
-        agb_object_unref(pad)
+      // Sending a serialized event waits for the branch's streaming thread: done on
+      // another thread, so the wait below stays bounded (NULL state unblocks it).
+      nonisolated(unsafe) let recordQueue = try pipeline.child("recordqueue")
+      let audio = self.audio
+      let ending = Thread {
+        if let pad = gst_element_get_static_pad(recordQueue, "sink") {
+          _ = gst_pad_send_event(pad, gst_event_new_eos())
+          agb_object_unref(pad)
+        }
+        audio?.endMuxInputs()
       }
-      audio?.endMuxInputs()
+      ending.start()
       let deadline = monotonicSeconds() + stallTimeout
       while !fileFinished.load(ordering: .relaxed) {
         if monotonicSeconds() > deadline {

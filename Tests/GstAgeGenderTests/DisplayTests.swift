@@ -136,7 +136,8 @@ final class DisplayTests: XCTestCase {
 
   /// A window closed by the user ends the run like q, the MP4 finished: once
   /// as a window manager does it (WM_DELETE_WINDOW; the sink posts "Output
-  /// window was closed") and once by destroying the window (xdotool windowclose).
+  /// window was closed"), while paused, and once by destroying the window
+  /// (xdotool windowclose) while playing.
   func testClosingTheWindowEndsTheRunAndFinishesTheMP4() throws {
     let clip = try SoundClips.long()
     for way in ["WM_DELETE_WINDOW", "windowclose"] {
@@ -148,6 +149,8 @@ final class DisplayTests: XCTestCase {
         let result = try runProcess(xdotool, ["windowclose", window], environment: ["DISPLAY": display], timeoutSeconds: 20)
         XCTAssertEqual(result.status, 0, result.stderr)
       } else {
+        try key(window, "space")
+        try waitForLine("paused at", tool)
         try sendDeleteWindow(window)
       }
       let started = monotonicSeconds()
