@@ -37,6 +37,9 @@ let package = Package(
     .systemLibrary(
       name: "CJSONGlib", path: "Sources/CJSONGlib", pkgConfig: "json-glib-1.0",
       providers: [.apt(["libjson-glib-dev"])]),
+    // Xlib for agegender-annotate --display (a destroyed window must not exit the process) and its tests.
+    .systemLibrary(
+      name: "CX11", path: "Sources/CX11", pkgConfig: "x11", providers: [.apt(["libx11-dev"])]),
     .target(
       name: "COpenCVBridge", path: "Sources/COpenCVBridge",
       cxxSettings: [.unsafeFlags(["-I\(openCVInclude)", "-O2"])],
@@ -85,14 +88,14 @@ let package = Package(
     .executableTarget(
       name: "AgeGenderAnnotate",
       dependencies: [
-        "CGStreamer", "AgeGenderMeta", "AgeGenderEvents", "AudienceReport", "FaceAnalysis", "FaceImageFiles",
+        "CGStreamer", "CX11", "AgeGenderMeta", "AgeGenderEvents", "AudienceReport", "FaceAnalysis", "FaceImageFiles",
         "GstPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(name: "FaceAnalysisTests", dependencies: ["FaceAnalysis", "FaceImageFiles"]),
     .testTarget(
       name: "GstAgeGenderTests",
       dependencies: [
-        "CGStreamer", "AgeGenderMeta", "AgeGenderEvents", "AudienceReport", "FaceAnalysis", "FaceImageFiles",
+        "CGStreamer", "CX11", "AgeGenderMeta", "AgeGenderEvents", "AudienceReport", "FaceAnalysis", "FaceImageFiles",
         "GstPipeline",
       ]),
   ],
