@@ -31,6 +31,8 @@ public enum ChipAugmentation: String, CaseIterable, Sendable {
   /// The chip and its mirror image, each also shifted and scaled a little.
   case full
 
+  /// The best accuracy per cost on the tuning set: `full` (7x the forwards)
+  /// was no better there (docs/accuracy.md).
   public static let defaultValue = ChipAugmentation.mirror
 
   public var ageVariants: [ChipVariant] { variants }
@@ -53,11 +55,26 @@ public enum ChipAugmentation: String, CaseIterable, Sendable {
   public var calibration: Calibration {
     switch self {
     case .none:
-      return Calibration(gender: .identity, age: .identity, ageInterval: AgeIntervalCalibration(low: -0.3, high: 0.3))
+      return Calibration(
+        gender: GenderCalibration(slope: 0.440, offset: 0),
+        age: AgeCalibration(
+          from: [1.06, 15.92, 28.58, 39.23, 51.41, 69.81],
+          to: [2.0, 14.0, 28.0, 42.0, 53.0, 71.0]),
+        ageInterval: AgeIntervalCalibration(low: -0.3842, high: 0.3224))
     case .mirror:
-      return Calibration(gender: .identity, age: .identity, ageInterval: AgeIntervalCalibration(low: -0.3, high: 0.3))
+      return Calibration(
+        gender: GenderCalibration(slope: 0.470, offset: 0),
+        age: AgeCalibration(
+          from: [1.09, 16.60, 28.84, 39.36, 50.62, 69.99],
+          to: [2.0, 14.0, 28.0, 43.0, 53.0, 72.0]),
+        ageInterval: AgeIntervalCalibration(low: -0.3749, high: 0.3118))
     case .full:
-      return Calibration(gender: .identity, age: .identity, ageInterval: AgeIntervalCalibration(low: -0.3, high: 0.3))
+      return Calibration(
+        gender: GenderCalibration(slope: 0.435, offset: 0),
+        age: AgeCalibration(
+          from: [1.34, 16.41, 28.89, 38.51, 50.04, 68.01],
+          to: [2.0, 13.0, 27.0, 44.0, 53.0, 72.0]),
+        ageInterval: AgeIntervalCalibration(low: -0.3546, high: 0.3424))
     }
   }
 }

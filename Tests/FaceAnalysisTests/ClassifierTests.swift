@@ -15,12 +15,16 @@ final class ClassifierTests: XCTestCase {
     let estimates = try Fixtures.classifier().classify(image.view, faces: [box])
     XCTAssertEqual(estimates.count, 1)
     guard let estimate = estimates.first else { return }
-    // Measured: femaleProbability 0.989, age 28.9 (Eileen Collins was in her late thirties).
+    // Measured: femaleProbability 0.989 from the net, 0.84 calibrated (the nets
+    // are over-confident: see CalibrationTests); age 28.9 (Eileen Collins was in
+    // her late thirties).
     XCTAssertEqual(estimate.gender, .female)
-    XCTAssertGreaterThan(estimate.genderConfidence, 0.9)
+    XCTAssertGreaterThan(estimate.genderConfidence, 0.75)
     XCTAssertEqual(estimate.genderConfidence, estimate.femaleProbability)
     XCTAssertTrue((20...50).contains(estimate.age), "age \(estimate.age)")
     XCTAssertEqual(estimate.ageRange, estimate.age...estimate.age, "an expected-value age is a single point")
+    let interval = try XCTUnwrap(estimate.ageInterval, "calibrated: an 80% interval")
+    XCTAssertTrue(interval.contains(estimate.age) && interval.upperBound - interval.lowerBound > 10, "\(interval)")
   }
 
   func testBatchEqualsOneAtATime() throws {
