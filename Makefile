@@ -66,6 +66,13 @@ test: build models models-levi-hassner reference-venv
 eval: build models
 	.build/$(CONFIG)/agegender-eval ../shared/testdata/faces
 
+# The figures of docs/accuracy.md with defaults (tuning set: ~2-3 minutes on 2 cores).
+.PHONY: accuracy
+accuracy: build models
+	mkdir -p out
+	.build/$(CONFIG)/agegender-eval ../shared/testdata/tuning --predictions out/tuning.csv
+	.build/$(CONFIG)/agegender-eval ../shared/testdata/faces --predictions out/faces.csv
+
 # Throughput, peak RSS and live latency against facedetect, decode-only and a Python
 # OpenCV loop on ../shared/testdata/video/bench-walk-720p.mp4 (bench/bench.py).
 BENCH_REPEATS ?= 5
