@@ -62,10 +62,11 @@ void pyramid_down(const cv::Mat &in, cv::Mat &out) {
   }
 }
 
-// dlib's implicit drectangle -> rectangle conversion: each side rounded.
+// dlib's implicit drectangle -> rectangle conversion: each side rounded
+// (clamped far outside any image first, so an absurd chip cannot overflow).
 cv::Rect to_rect(const DRect &r) {
-  const long l = (long)std::floor(r.l + 0.5), t = (long)std::floor(r.t + 0.5);
-  const long rr = (long)std::floor(r.r + 0.5), b = (long)std::floor(r.b + 0.5);
+  auto side = [](double v) { return (long)std::floor(std::min(1e8, std::max(-1e8, v)) + 0.5); };
+  const long l = side(r.l), t = side(r.t), rr = side(r.r), b = side(r.b);
   if (rr < l || b < t) return cv::Rect();
   return cv::Rect((int)l, (int)t, (int)(rr - l + 1), (int)(b - t + 1));
 }
@@ -75,15 +76,15 @@ cv::Rect to_rect(const DRect &r) {
 void extract_face_chip(const cv::Mat &src, const agb_face_chip &chip, int size, bool replicate_border,
                        cv::Mat &dst) {
   if (size <= 0) throw std::invalid_argument("chip size is empty");
-  if (!std::isfinite(chip.cx) || !std::isfinite(chip.cy) || !std::isfinite(chip.side) ||
-      !std::isfinite(chip.angle) || chip.side <= 0)
+  if (!std::isfinite(chip.cx) || !std::isfinite(chip.cy) || !std::isfinite(chip.side) || !std::isfinite(chip.angle))
     throw std::invalid_argument("chip placement is not finite");
+  // A face under a pixel across (min-face-size=0) samples one point.
+  const double side = std::max(chip.side, 1e-6);
   const int n = src.channels();
   dst.create(size, size, src.type());
   dst.setTo(cv::Scalar::all(0));
   // centered_drect(center, size * scale, size * scale): right - left = side.
-  const DRect rect{chip.cx - chip.side / 2, chip.cy - chip.side / 2, chip.cx + chip.side / 2,
-                   chip.cy + chip.side / 2};
+  const DRect rect{chip.cx - side / 2, chip.cy - side / 2, chip.cx + side / 2, chip.cy + side / 2};
   const double chip_area = (double)size * size;
   long depth = 0;
   double grow = 2;
@@ -105,7 +106,10 @@ void extract_face_chip(const cv::Mat &src, const agb_face_chip &chip, int size, 
   cv::Mat image = src;
   cv::Point origin(0, 0);
   if (replicate_border) {
-    const cv::Rect wanted = to_rect(grown);
+    // At most one image size of repeated edge on each side (a face several
+    // times the frame's size samples black beyond that, as dlib everywhere).
+    const int reach = std::max(src.cols, src.rows);
+    const cv::Rect wanted = to_rect(grown) & cv::Rect(-reach, -reach, src.cols + 2 * reach, src.rows + 2 * reach);
     const cv::Rect inside = wanted & cv::Rect(0, 0, src.cols, src.rows);
     if (inside.area() == 0) return;  // nothing of the image: black, as dlib
     cv::copyMakeBorder(src(inside), image, inside.y - wanted.y, wanted.br().y - inside.br().y, inside.x - wanted.x,

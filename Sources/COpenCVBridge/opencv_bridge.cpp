@@ -519,7 +519,16 @@ int32_t agb_classify_face_chips(agb_net *net, const agb_image *image, const agb_
     cv::Mat raw;
     int classes = -1;
     for (int i = 0; i < count; i++) {
-      extract_face_chip(src, chips[i], spec->width, border == AGB_BORDER_REPLICATE, raw);
+      // A mirrored look right after the same chip is that chip flipped: no
+      // second pyramid (a large face's costs a few ms).
+      const bool flip_of_previous = i > 0 && chips[i].cx == chips[i - 1].cx && chips[i].cy == chips[i - 1].cy &&
+                                    chips[i].side == chips[i - 1].side && chips[i].angle == chips[i - 1].angle &&
+                                    (chips[i].mirror != 0) != (chips[i - 1].mirror != 0);
+      if (flip_of_previous) {
+        cv::flip(raw, raw, 1);
+      } else {
+        extract_face_chip(src, chips[i], spec->width, border == AGB_BORDER_REPLICATE, raw);
+      }
       to_three_channels(raw, image->format, spec->rgb != 0, net->chips[0]);
       cv::dnn::blobFromImages(net->chips, net->blob, spec->scale, cv::Size(),
                               cv::Scalar(spec->mean[0], spec->mean[1], spec->mean[2]), false, false);

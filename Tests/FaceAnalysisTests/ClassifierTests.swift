@@ -164,4 +164,25 @@ final class ClassifierTests: XCTestCase {
     XCTAssertEqual(full.age, plain.age, accuracy: 8)
     XCTAssertEqual(full.gender, plain.gender)
   }
+
+  /// Absurd chips (a face under a pixel, a face far larger than the frame or far
+  /// outside it) give a chip, black where nothing of the image is; a non-finite
+  /// one is refused with an error, never a crash.
+  func testAbsurdFaceChipsAreSafe() throws {
+    let image = try Fixtures.image(Fixtures.astronautPath)
+    for chip in [
+      FaceChip(centerX: 100, centerY: 100, side: 0, angle: 0), FaceChip(centerX: 100, centerY: 100, side: -5, angle: 0),
+      FaceChip(centerX: 256, centerY: 256, side: 1e12, angle: 1), FaceChip(centerX: -1e15, centerY: 3e14, side: 40, angle: 0),
+      FaceChip(centerX: 5, centerY: 5, side: 3000, angle: 0.5, mirrored: true),
+    ] {
+      for border in [ChipBorder.black, .replicate] {
+        XCTAssertEqual(try chip.pixels(from: image.view, size: 32, border: border).count, 32 * 32 * 3, "\(chip)")
+      }
+    }
+    let far = try FaceChip(centerX: -1e15, centerY: 3e14, side: 40, angle: 0).pixels(
+      from: image.view, size: 32, border: .black)
+    XCTAssertTrue(far.allSatisfy { $0 == 0 }, "nothing of the image: black")
+    XCTAssertThrowsError(
+      try FaceChip(centerX: .nan, centerY: 1, side: 10, angle: 0).pixels(from: image.view, size: 32, border: .black))
+  }
 }
