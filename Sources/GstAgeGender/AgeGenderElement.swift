@@ -42,6 +42,24 @@ final class AgeGenderElement: @unchecked Sendable {
      (FaceAnonymizer.Mode.blur.rawValue, nick: "blur", name: "Strong Gaussian blur of each face box enlarged by 20% on every side"),
      (FaceAnonymizer.Mode.pixelate.rawValue, nick: "pixelate", name: "Coarse blocks (3 across) over each face box enlarged by 20% on every side")])
 
+  /// Test-time augmentation of the Cydral nets' chips (issue 11), as a GEnum.
+  enum AugmentKind: Int32 {
+    case none = 0, mirror, full
+    var chips: ChipAugmentation { [ChipAugmentation.none, .mirror, .full][Int(rawValue)] }
+    init(_ chips: ChipAugmentation) {
+      switch chips {
+      case .none: self = .none
+      case .mirror: self = .mirror
+      case .full: self = .full
+      }
+    }
+  }
+  static let augmentType = registerEnum(
+    "GstAgeGenderAugment",
+    [(AugmentKind.none.rawValue, nick: "none", name: "Each net reads the face's chip once"),
+     (AugmentKind.mirror.rawValue, nick: "mirror", name: "Each net reads the chip and its mirror image (gender log-odds and age probabilities averaged)"),
+     (AugmentKind.full.rawValue, nick: "full", name: "The chip and its mirror image, each also shifted and scaled a little (14 chips per net)")])
+
   static let properties = PropertyTable<Settings>([
     .string(
       "model-dir", nick: "Model directory",
@@ -135,6 +153,14 @@ final class AgeGenderElement: @unchecked Sendable {
       "min-track-frames", nick: "Minimum track frames",
       blurb: "A track shown in fewer frames is not a person: no agegender-track message or event when it ends, and not in the agegender-summary at end of stream",
       \.minTrackFrames, range: 1...1_000_000, mutableWhilePlaying: true),
+    .enumeration(
+      "augment", nick: "Test-time augmentation",
+      blurb: "Which chips the Cydral age and gender nets read per face, their outputs averaged: the chip alone, with its mirror image, or also shifted and scaled (costs 1, 2, 14 forwards per net)",
+      \.augment, type: augmentType, mutableWhilePlaying: false),
+    .boolean(
+      "calibration", nick: "Calibrated outputs",
+      blurb: "Calibrate the Cydral nets' outputs as fitted on a labelled tuning set: gender-confidence, the age, and age-min/age-max as an interval holding ~80% of true ages; off: the nets' own probability and expected age, age-min = age-max = age (for fitting)",
+      \.calibration, mutableWhilePlaying: false),
   ])
 
   struct Settings: ElementSettings {
@@ -161,6 +187,8 @@ final class AgeGenderElement: @unchecked Sendable {
     var maxLag: Int32 = 0
     var anonymize = FaceAnonymizer.Mode.none
     var minTrackFrames: Int32 = 17
+    var augment = AugmentKind(ChipAugmentation.defaultValue)
+    var calibration = true
 
     var analysisOptions: VideoAnalysisOptions {
       VideoAnalysisOptions(
@@ -292,7 +320,10 @@ final class AgeGenderElement: @unchecked Sendable {
         } else {
           geometry = LandmarkChipGeometry(landmarker: try FaceLandmarker(store: store))
         }
-        classifier = try CydralAgeGenderClassifier(store: store, geometry: geometry)
+        let cydral = try CydralAgeGenderClassifier(store: store, geometry: geometry)
+        cydral.augmentation = s.augment.chips
+        cydral.calibrated = s.calibration
+        classifier = cydral
       case .leviHassner:
         classifier = try LeviHassnerClassifier(store: store)
       }
