@@ -15,6 +15,9 @@ packages=(
   # MQTT publishing in agegenderjson (issue 13): the client library; the broker,
   # its command-line clients and openssl for the tests (they start their own broker).
   libmosquitto-dev mosquitto mosquitto-clients openssl
+  # Many cameras (issue 14): the tests and examples serve clips over RTSP from
+  # PyGObject (gst-rtsp-server); rtspsrc itself is in plugins-good.
+  gir1.2-gst-rtsp-server-1.0
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -16,6 +16,7 @@ final class AgeGenderElement: @unchecked Sendable {
     case modelDir = 1, detectionThreshold, minFaceSize, maxFaces, draw, postMessages, detectionSize, closeUpDetection, align, detectionInterval, classificationInterval, trackMaxMissed, tracking
     case detector, classifier, cascade, scaleFactor, minNeighbors, async, maxLag, landmarks
     case anonymize
+    case modelInstanceID
   }
 
   enum DetectorKind: Int32 { case ssd = 0, haar, centerface }
@@ -137,6 +138,10 @@ final class AgeGenderElement: @unchecked Sendable {
       id: Property.anonymize.rawValue, name: "anonymize", nick: "Anonymize faces",
       blurb: "Privacy: blur or pixelate every face (its box enlarged by 20% on every side) in the output frames, before the overlay; the metadata is unchanged",
       kind: .enumeration(type: anonymizeType, default: FaceAnonymizer.Mode.none.rawValue), mutableWhilePlaying: true),
+    PropertySpec(
+      id: Property.modelInstanceID.rawValue, name: "model-instance-id", nick: "Model instance id",
+      blurb: "Elements of one process with the same id share each loaded model (one copy per model file and input size, freed when the last of them stops; inference on a shared net runs one frame at a time); unset: the default instance, shared by every element that leaves it unset. Give an element an id of its own for models of its own",
+      kind: .string(default: nil), mutableWhilePlaying: false),
   ]
 
   struct Settings {
@@ -162,6 +167,7 @@ final class AgeGenderElement: @unchecked Sendable {
     var async = true
     var maxLag: Int32 = 0
     var anonymize = FaceAnonymizer.Mode.none
+    var modelInstanceID: String? = nil
 
     var analysisOptions: VideoAnalysisOptions {
       VideoAnalysisOptions(
@@ -271,6 +277,7 @@ final class AgeGenderElement: @unchecked Sendable {
       case .async: s.async = g_value_get_boolean(value) != 0
       case .maxLag: s.maxLag = g_value_get_int(value)
       case .anonymize: s.anonymize = FaceAnonymizer.Mode(rawValue: g_value_get_enum(value)) ?? .none
+      case .modelInstanceID: s.modelInstanceID = g_value_get_string(value).map { String(cString: $0) }
       }
     }
   }
@@ -301,6 +308,7 @@ final class AgeGenderElement: @unchecked Sendable {
     case .async: g_value_set_boolean(value, s.async ? 1 : 0)
     case .maxLag: g_value_set_int(value, s.maxLag)
     case .anonymize: g_value_set_enum(value, s.anonymize.rawValue)
+    case .modelInstanceID: g_value_set_string(value, s.modelInstanceID)
     }
   }
 
@@ -311,7 +319,9 @@ final class AgeGenderElement: @unchecked Sendable {
   func start(_ element: UnsafeMutablePointer<GstElement>) -> Bool {
     let s = settings.withLock { $0 }
     let directory = PluginLocation.shared.resolveModelDirectory(explicit: s.modelDir)
-    let store = ModelStore(directory: directory)
+    // Models are shared with every element of the process with the same
+    // model-instance-id (ModelCache); unset and empty are the default instance.
+    let store = ModelStore(directory: directory, modelInstance: s.modelInstanceID ?? "")
     do {
       var ssd: SSDFaceDetector?, centerFace: CenterFaceDetector?, haar: HaarFaceDetector?
       let detector: any FaceDetector
@@ -324,7 +334,8 @@ final class AgeGenderElement: @unchecked Sendable {
         detector = ssd!
       case .haar:
         haar = try HaarFaceDetector(
-          cascadePath: s.cascade, scaleFactor: s.scaleFactor, minNeighbors: Int(s.minNeighbors))
+          cascadePath: s.cascade, scaleFactor: s.scaleFactor, minNeighbors: Int(s.minNeighbors),
+          modelInstance: store.modelInstance)
         detector = haar!
       }
       let classifier: any AgeGenderClassifier

@@ -12,9 +12,9 @@ import Synchronization
 ///
 /// Because it reads our meta, it can sit anywhere after `agegender`: after
 /// videoconvert, videoscale (the boxes are those of the scaled frame), queue, tee.
-/// Each line:
+/// Each line (`source_id` only when the `source-id` property is set):
 ///
-///     {"pts":40000000,"running_time":40000000,"width":960,"height":540,
+///     {"source_id":"cam1","pts":40000000,"running_time":40000000,"width":960,"height":540,
 ///      "faces":[{"x":..,"y":..,"width":..,"height":..,"confidence":..,"age":..,
 ///                "age_min":..,"age_max":..,"gender":"female","gender_confidence":..,"track_id":0,
 ///                "landmarks":[[x,y],[x,y],[x,y],[x,y],[x,y]]}]}
@@ -35,6 +35,7 @@ final class AgeGenderJSONElement: @unchecked Sendable {
   enum Property: UInt32 {
     case location = 1
     case mqttHost, mqttPort, mqttTopic, mqttClientID, mqttQoS, mqttUsername, mqttPassword, mqttTLSCAFile, mqttMaxQueue
+    case sourceID
   }
 
   static let properties: [PropertySpec] = [
@@ -78,6 +79,10 @@ final class AgeGenderJSONElement: @unchecked Sendable {
       id: Property.mqttMaxQueue.rawValue, name: "mqtt-max-queue", nick: "MQTT maximum queue",
       blurb: "Messages kept while the broker is unreachable (sent on reconnection); beyond it the oldest are dropped and a warning gives the count",
       kind: .int(min: 0, max: 10_000_000, default: Settings().mqttMaxQueue), mutableWhilePlaying: false),
+    PropertySpec(
+      id: Property.sourceID.rawValue, name: "source-id", nick: "Source id",
+      blurb: "Names the stream (e.g. a camera) in every line, as \"source_id\", for several streams written to one broker or folder; unset: no such field",
+      kind: .string(default: nil), mutableWhilePlaying: false),
   ]
 
   struct Settings {
@@ -91,6 +96,7 @@ final class AgeGenderJSONElement: @unchecked Sendable {
     var mqttPassword: String? = nil
     var mqttTLSCAFile: String? = nil
     var mqttMaxQueue: Int32 = 1000
+    var sourceID: String? = nil
 
     /// The broker settings, or nil when MQTT is off (no host).
     var mqttOptions: MQTTPublisher.Options? {
@@ -113,6 +119,8 @@ final class AgeGenderJSONElement: @unchecked Sendable {
     var lines: UInt64 = 0
     /// Set when mqtt-host is: every line is also one MQTT message.
     var mqtt: MQTTPublisher? = nil
+    /// The source-id property, written in every line (nil or empty: not written).
+    var sourceID: String? = nil
   }
 
   let settings = Mutex(Settings())
@@ -134,6 +142,7 @@ final class AgeGenderJSONElement: @unchecked Sendable {
       case .mqttPassword: s.mqttPassword = g_value_get_string(value).map { String(cString: $0) }
       case .mqttTLSCAFile: s.mqttTLSCAFile = g_value_get_string(value).map { String(cString: $0) }
       case .mqttMaxQueue: s.mqttMaxQueue = g_value_get_int(value)
+      case .sourceID: s.sourceID = g_value_get_string(value).map { String(cString: $0) }
       }
     }
   }
@@ -153,6 +162,7 @@ final class AgeGenderJSONElement: @unchecked Sendable {
     case .mqttPassword: g_value_set_string(value, s.mqttPassword == nil ? nil : "*****")
     case .mqttTLSCAFile: g_value_set_string(value, s.mqttTLSCAFile)
     case .mqttMaxQueue: g_value_set_int(value, s.mqttMaxQueue)
+    case .sourceID: g_value_set_string(value, s.sourceID)
     }
   }
 
@@ -215,6 +225,7 @@ final class AgeGenderJSONElement: @unchecked Sendable {
       opened.mqtt = publisher
       JSONDebug.info(element, "publishing JSON lines to MQTT \(publisher.endpoint) topic \(mqttOptions.topic)")
     }
+    opened.sourceID = s.sourceID.flatMap { $0.isEmpty ? nil : $0 }
     let ready = opened
     state.withLock { $0 = ready }
     return true
@@ -287,7 +298,7 @@ final class AgeGenderJSONElement: @unchecked Sendable {
         return GST_FLOW_ERROR
       }
       let line = Self.jsonLine(
-        pts: agb_clock_time_is_valid(pts) != 0 ? UInt64(pts) : nil, runningTime: runningTime,
+        sourceID: state!.sourceID, pts: agb_clock_time_is_valid(pts) != 0 ? UInt64(pts) : nil, runningTime: runningTime,
         width: metaWidth ?? state!.capsWidth, height: metaHeight ?? state!.capsHeight, faces: faces)
       state!.mqtt?.publish(String(line.dropLast()))  // one message per line, without its newline
       if state!.descriptor >= 0, let failure = Self.writeAll(state!.descriptor, line) {
@@ -320,8 +331,11 @@ final class AgeGenderJSONElement: @unchecked Sendable {
   // MARK: JSON
 
   /// One JSON object and its newline.
-  static func jsonLine(pts: UInt64?, runningTime: UInt64?, width: Int32?, height: Int32?, faces: [FaceRecord]) -> String {
-    var out = "{\"pts\":"
+  static func jsonLine(sourceID: String? = nil, pts: UInt64?, runningTime: UInt64?, width: Int32?, height: Int32?,
+    faces: [FaceRecord]) -> String {
+    var out = "{"
+    if let sourceID { out += "\"source_id\":" + JSONText.string(sourceID) + "," }
+    out += "\"pts\":"
     out += pts.map { String($0) } ?? "null"
     out += ",\"running_time\":"
     out += runningTime.map { String($0) } ?? "null"
