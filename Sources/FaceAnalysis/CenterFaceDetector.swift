@@ -54,9 +54,10 @@ public final class CenterFaceDetector: FaceDetector {
     // Load (and check) a net now, so a missing or damaged file fails at start,
     // naming the file, not on the first frame. It is not kept: frames need
     // nets of their own sizes, and each loaded net holds its activations
-    // (~10 MB at 480x256). When another user holds a net of this file (another
-    // stream of the process), the file is known to load: no check.
-    if try !DNNNetwork.isLoaded(manifest: manifest, store: store) {
+    // (~10 MB at 480x256). Once a net of this file (unchanged) has loaded in
+    // the process (another stream, an earlier start), it is known to load:
+    // no check (a stream stopped and started again loads nothing extra).
+    if try !DNNNetwork.hasLoaded(manifest: manifest, store: store) {
       _ = try DNNNetwork(manifest: manifest, store: store, inputSize: (32, 32))
     }
   }

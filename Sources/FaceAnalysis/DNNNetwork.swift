@@ -26,7 +26,7 @@ final class DNNNetwork: @unchecked Sendable {
   /// convolutional nets loaded once per input size (CenterFaceDetector).
   init(manifest: ModelManifest, store: ModelStore, inputSize: (width: Int, height: Int)? = nil) throws {
     let mean = manifest.mean.map(Float.init)
-    var spec = agb_input_spec(
+    let spec = agb_input_spec(
       width: Int32(inputSize?.width ?? manifest.inputWidth), height: Int32(inputSize?.height ?? manifest.inputHeight), rgb: manifest.rgb ? 1 : 0,
       mean: (mean[0], mean[1], mean[2]), scale: Float(manifest.scale))
     let (key, files) = try Self.cacheKey(manifest: manifest, store: store, width: Int(spec.width), height: Int(spec.height))
@@ -53,10 +53,10 @@ final class DNNNetwork: @unchecked Sendable {
     return (key, files)
   }
 
-  /// Whether a net of this manifest's files is loaded (at any size) for the store's model instance.
-  static func isLoaded(manifest: ModelManifest, store: ModelStore) throws -> Bool {
+  /// Whether a net of this manifest's files (as they are now) has loaded in this process, at any size.
+  static func hasLoaded(manifest: ModelManifest, store: ModelStore) throws -> Bool {
     let (key, _) = try cacheKey(manifest: manifest, store: store, width: 0, height: 0)
-    return ModelCache.shared.holds(kind: key.kind, files: key.files, instance: key.instance)
+    return ModelCache.shared.hasLoaded(kind: key.kind, files: key.files)
   }
 
   private static func load(manifest: ModelManifest, files: (weights: String, config: String?), spec: agb_input_spec)

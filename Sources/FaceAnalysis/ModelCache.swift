@@ -119,6 +119,9 @@ public final class ModelCache: Sendable {
   private struct Counters {
     var loads = 0
     var frees = 0
+    /// Kind and files of every model that loaded in this process (never
+    /// shrinks; a changed file is another identity).
+    var loadedFiles: Set<[String]> = []
   }
 
   private let entries = Mutex<[Key: Entry]>([:])
@@ -165,9 +168,12 @@ public final class ModelCache: Sendable {
       entries.withLock { $0[key]?.live += 1 }
       return made
     }
-    other = nil
+    withExtendedLifetime(other) {}
     if loaded {
-      counters.withLock { $0.loads += 1 }
+      counters.withLock {
+        $0.loads += 1
+        $0.loadedFiles.insert(Self.fileKey(kind: key.kind, files: key.files))
+      }
       notify("loaded \(key)")
     } else {
       notify("shared \(key)")
@@ -175,13 +181,16 @@ public final class ModelCache: Sendable {
     return model
   }
 
-  /// Whether some user holds a model loaded from these files (any input size).
-  public func holds(kind: String, files: [FileIdentity], instance: String) -> Bool {
-    entries.withLock { entries in
-      entries.contains { key, entry in
-        key.kind == kind && key.files == files && key.instance == instance && entry.live > 0
-      }
-    }
+  /// Whether a model of this kind has loaded from these very files (same
+  /// identities) in this process, at any input size, under any instance: then
+  /// the files are known to load, and a load only to check them can be skipped.
+  public func hasLoaded(kind: String, files: [FileIdentity]) -> Bool {
+    let wanted = Self.fileKey(kind: kind, files: files)
+    return counters.withLock { $0.loadedFiles.contains(wanted) }
+  }
+
+  private static func fileKey(kind: String, files: [FileIdentity]) -> [String] {
+    [kind] + files.map { "\($0.device):\($0.inode):\($0.size):\($0.modified).\($0.modifiedNanoseconds)" }
   }
 
   /// Keys of the models some user holds now.
