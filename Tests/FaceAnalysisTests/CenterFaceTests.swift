@@ -1,4 +1,5 @@
 import FaceAnalysis
+import Foundation
 import XCTest
 
 /// CenterFaceDetector: its decoding on made-up outputs, its input layout, and
