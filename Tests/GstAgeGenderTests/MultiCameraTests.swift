@@ -239,6 +239,27 @@ final class MultiCameraTests: XCTestCase {
     }
   }
 
+  /// examples/multicamera/mosaic.sh, as its header says, on two RTSP cameras:
+  /// the mosaic MP4 and each camera's JSON lines.
+  func testMosaicExampleScript() throws {
+    let clips = [("cam0", "face-demographics-walking.mp4", 35), ("cam1", "head-pose-face-detection-female-and-male.mp4", 56)]
+    let server = try RTSPServer(try clips.map { ($0.0, try Fixtures.video($0.1)) })
+    let dir = try temporaryDirectory()
+    let result = try runProcess(
+      "/bin/sh", [Fixtures.repoRoot + "/examples/multicamera/mosaic.sh", dir.path] + clips.map { server.url($0.0) },
+      environment: ["GST_DEBUG": "0"], timeoutSeconds: 120)
+    XCTAssertEqual(result.status, 0, result.stdout + result.stderr + "\nRTSP server: \(server.errors)")
+    let decoded = try PipelineRun.collect(
+      "filesrc location=\(dir.path)/mosaic.mp4 ! decodebin ! videoconvert ! appsink name=sink sync=false")
+    XCTAssertGreaterThanOrEqual(decoded.frames.count, 45)
+    XCTAssertTrue(decoded.frames.allSatisfy { $0.width == 960 && $0.height == 540 })
+    for (i, clip) in clips.enumerated() {
+      let lines = try readJSONLines("\(dir.path)/cam\(i).jsonl")
+      XCTAssertGreaterThanOrEqual(lines.count, clip.2 * 9 / 10, clip.0)
+      XCTAssertTrue(lines.allSatisfy { $0["source_id"] as? String == "cam\(i)" }, clip.0)
+    }
+  }
+
   /// `source-id` goes into every line as "source_id" (JSON-escaped); unset, no such field.
   func testSourceIDIsWrittenInEveryLine() throws {
     let dir = try temporaryDirectory()
