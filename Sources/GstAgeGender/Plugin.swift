@@ -14,7 +14,9 @@ private let pluginInit: GstPluginInitFunc = { plugin in
   }
   Debug.register()
   // Loads, shares and frees of the process-wide model cache (GST_DEBUG=agegender:4).
-  ModelCache.shared.setObserver { text in Debug.info(nil, "models: \(text)") }
+  ModelCache.shared.setObserver(isListening: { Debug.isEnabled(GST_LEVEL_INFO) }) { event, key in
+    Debug.info(nil, "models: \(event.rawValue) \(key)")
+  }
   guard AgeGenderMeta.register() else { return 0 }
   // Enum types before any class_init can ask for them.
   _ = AgeGenderElement.detectorType

@@ -48,7 +48,7 @@ final class ModelCacheTests: XCTestCase {
     try Fixtures.require(Fixtures.modelDirectory + "/weights/centerface.onnx", "model weights")
     lines = Lines()
     let sink = lines!
-    ModelCache.shared.setObserver { sink.add($0) }
+    ModelCache.shared.setObserver { event, key in sink.add("\(event.rawValue) \(key)") }
   }
 
   override func tearDown() {

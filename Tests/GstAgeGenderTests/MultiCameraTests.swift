@@ -206,7 +206,8 @@ final class MultiCameraTests: XCTestCase {
     var description = "compositor name=mix background=black "
       + tiles.enumerated().map { "sink_\($0.offset)::xpos=\($0.element.0) sink_\($0.offset)::ypos=\($0.element.1)" }
         .joined(separator: " ")
-      + " ! video/x-raw,width=960,height=540,framerate=25/2 ! videoconvert ! x264enc speed-preset=ultrafast tune=zerolatency "
+      // videorate: see examples/multicamera/mosaic.sh (a repeated first frame at time 0 failed mp4mux).
+      + " ! video/x-raw,format=I420,width=960,height=540,framerate=25/2 ! videorate ! x264enc speed-preset=ultrafast tune=zerolatency "
       + "! h264parse ! mp4mux ! filesink location=\(mosaic)"
     for (i, clip) in clips.enumerated() {
       description += " rtspsrc location=\(server.url(clip.0)) latency=200 protocols=tcp ! decodebin ! videoconvert "

@@ -5,7 +5,7 @@
 #
 #   examples/multicamera/mosaic.sh OUTDIR URL [URL [URL [URL]]]
 #
-# Writes OUTDIR/mosaic.mp4 (960x540, 480x270 tiles) and OUTDIR/camN.jsonl per
+# Writes OUTDIR/mosaic.mp4 (960x540 at 25 fps, 480x270 tiles) and OUTDIR/camN.jsonl per
 # camera. Ends when every camera's stream ends, or on Ctrl-C (-e: the MP4 is
 # finished properly). GST_PLUGIN_PATH must hold the plugin (make build stages it
 # in build/plugins). To try it without cameras, serve the shared clips:
@@ -20,10 +20,14 @@ out=$1
 shift
 mkdir -p "$out"
 set -- "$@"
+# With live inputs the compositor sometimes sends its first frame twice at
+# time 0 (1 run in 3 here), and mp4mux then fails ("Buffer has no PTS");
+# videorate drops the repeat.
 pipeline="compositor name=mix background=black \
   sink_0::xpos=0 sink_0::ypos=0 sink_1::xpos=480 sink_1::ypos=0 \
   sink_2::xpos=0 sink_2::ypos=270 sink_3::xpos=480 sink_3::ypos=270 \
-  ! video/x-raw,width=960,height=540 ! videoconvert ! x264enc speed-preset=veryfast tune=zerolatency \
+  ! video/x-raw,format=I420,width=960,height=540,framerate=25/1 ! videorate \
+  ! x264enc speed-preset=veryfast tune=zerolatency \
   ! h264parse ! mp4mux ! filesink location=$out/mosaic.mp4"
 i=0
 for url in "$@"; do
