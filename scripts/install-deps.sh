@@ -12,9 +12,15 @@ packages=(
   python3 python3-venv python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
   meson ninja-build
   gstreamer1.0-plugins-bad gstreamer1.0-x xvfb x11-apps
+  # agegender-annotate --display (issue 17): Xlib to build against; xdotool sends
+  # the window's keys in the tests (Xvfb and xwd above give the screen).
+  libx11-dev xdotool
   # MQTT publishing in agegenderjson (issue 13): the client library; the broker,
   # its command-line clients and openssl for the tests (they start their own broker).
   libmosquitto-dev mosquitto mosquitto-clients openssl
+  # agegenderjson's lines through json-glib (issue 12); the audience report's
+  # tests open it in a real headless browser.
+  libjson-glib-dev chromium
   # Many cameras (issue 14): the tests and examples serve clips over RTSP from
   # PyGObject (gst-rtsp-server); rtspsrc itself is in plugins-good.
   gir1.2-gst-rtsp-server-1.0

@@ -16,7 +16,11 @@ struct AgeGenderAnnotate: ParsableCommand {
 
       Pipeline: uridecodebin ! videoconvert ! agegender [name=value ...] ! tee ! queue ! videoconvert ! x264enc ! mp4mux ! filesink. A probe after agegender turns each frame's GstAgeGenderMeta into one JSON line: {"frame", "pts" (ns), "width", "height", "faces": [{"x", "y", "width", "height", "confidence", "age", "age_min", "age_max", "gender", "gender_confidence", "track_id", "landmarks" (five [x, y], where the detector gives them)}]}.
 
-      Every frame is analysed (async=false is the default here; pass async=true for the element's live mode). On a terminal a progress line shows percent, fps and faces; the last line printed is a summary. Audio is not copied. Ctrl-C ends the stream cleanly (the MP4 stays playable).
+      --report writes one self-contained HTML page (no network needed to view it): the number of people (tracks of at least min-track-frames frames), by gender and age bracket, dwell times, a timeline with one bar per person, and each person's best face. --summary writes the same figures as JSON (agegenderjson's summary line, plus every person's track).
+
+      Every frame is analysed (async=false is the default here; pass async=true for the element's live mode). On a terminal a progress line shows percent, fps and faces; the last line printed is a summary. The sound is kept: passed through when the MP4 can carry its codec (AAC, MP3, AC-3, ALAC, Opus), else encoded to AAC. Ctrl-C ends the stream cleanly (the MP4 stays playable).
+
+      --display plays INPUT in a window at its own pace with its sound, labelled live (the element's async mode, so the picture never waits for the networks); the window's title is the page's title from yt-dlp, else the file name. Nothing is written unless -o, --json, --report or --summary is given. Keys in the window: q or Esc quit (files being written are finished), space pauses and resumes, Left/Right seek 5 s (not for a live input, nor while an MP4 is written), '.' steps one frame while paused. Closing the window ends the run like q. It needs an X display (DISPLAY).
       """)
 
   @Argument(help: "Video file, http(s) media URL, or page URL for yt-dlp.")
@@ -25,11 +29,22 @@ struct AgeGenderAnnotate: ParsableCommand {
   @Argument(help: "agegender properties as name=value (e.g. detection-threshold=0.4 max-faces=4).")
   var properties: [String] = []
 
-  @Option(name: [.short, .customLong("output")], help: "Annotated MP4 to write (its folder is created).")
-  var output = "out/annotated.mp4"
+  @Option(
+    name: [.short, .customLong("output")],
+    help: "Annotated MP4 to write (its folder is created; default out/annotated.mp4, none with --display).")
+  var output: String?
+
+  @Flag(help: "Play in a window with sound, labelled live; keys q/Esc, space, Left/Right, '.'.")
+  var display = false
 
   @Option(name: .customLong("json"), help: "Write one JSON object per frame to this file (JSON Lines).")
   var jsonPath: String?
+
+  @Option(name: .customLong("report"), help: "Write an audience report (one self-contained HTML file) here.")
+  var reportPath: String?
+
+  @Option(name: .customLong("summary"), help: "Write the audience summary and every person's track (JSON) here.")
+  var summaryPath: String?
 
   @Option(help: "How to treat an http(s) INPUT: auto (by its ending), always (yt-dlp), never (play as is).")
   var resolve: ResolveMode = .auto
@@ -55,12 +70,25 @@ struct AgeGenderAnnotate: ParsableCommand {
   private func annotate() throws {
     // Everything that can be checked is checked before anything starts.
     var elementProperties = try ElementProperties(words: properties)
+    let output = self.output ?? (display ? nil : "out/annotated.mp4")
+    if display { DisplaySink.handleLostWindow() }
     Pipeline.initialize(pluginPath: pluginPath)
+    // No screen: say so before anything starts (no URL resolved, no file created).
+    let displaySink = display ? try DisplaySink.choose() : nil
     // A recording wants every frame analysed in the stream (exact per-frame results),
     // not the element's live mode that skips frames while busy; async=true brings it back.
-    try elementProperties.validate(defaults: [("async", "false")])
+    // A window keeps the element's own default (async): the picture never waits.
+    try elementProperties.validate(defaults: display ? [] : [("async", "false")])
+    let audiencePaths = [reportPath, summaryPath].compactMap { $0 }
+    for path in audiencePaths {
+      var isDirectory: ObjCBool = false
+      if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+        throw Pipeline.Failure("cannot write \(path): it is a folder")
+      }
+    }
 
     let uri: String
+    var pageTitle: String?
     switch InputResolver.classify(input, mode: resolve) {
     case .file(let path):
       var isDirectory: ObjCBool = false
@@ -79,10 +107,10 @@ struct AgeGenderAnnotate: ParsableCommand {
       guard gst_uri_is_valid(url) != 0 else { throw Pipeline.Failure("not a valid URI: \(url)") }
       uri = url
     case .page(let url):
-      uri = try InputResolver.resolveWithYtDlp(url, timeoutSeconds: resolveTimeout)
+      (uri, pageTitle) = try InputResolver.resolveWithYtDlp(url, timeoutSeconds: resolveTimeout, title: display)
     }
 
-    for path in [output] + (jsonPath.map { [$0] } ?? []) {
+    for path in (output.map { [$0] } ?? []) + (jsonPath.map { [$0] } ?? []) + audiencePaths {
       let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
       do {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -99,20 +127,36 @@ struct AgeGenderAnnotate: ParsableCommand {
     }
     let annotator = try Annotator(
       uri: uri, output: output, jsonPath: jsonPath, properties: elementProperties, stallTimeout: stallTimeout,
-      progress: interactive)
+      progress: interactive,
+      display: displaySink.map { Annotator.Display(sink: $0, title: DisplaySink.title(input: input, pageTitle: pageTitle)) })
+    let audience =
+      audiencePaths.isEmpty
+      ? nil : try AudienceCollector(element: try annotator.pipeline.child("ag"), captureFaces: reportPath != nil)
     let summary: AnnotateSummary
     do {
       summary = try annotator.run()
     } catch {
       // An MP4 whose muxer did not finish has no index and plays nowhere.
-      try? FileManager.default.removeItem(atPath: output)
+      if let output { try? FileManager.default.removeItem(atPath: output) }
       throw error
     }
-    var written = [output]
+    var written = output.map { [$0] } ?? []
     if let jsonPath { written.append(jsonPath) }
-    let interrupted = interruptRequested.load(ordering: .relaxed) ? " (interrupted)" : ""
+    if let audience, let reportPath {
+      try audience.writeReport(to: reportPath, title: input)
+      written.append(reportPath)
+    }
+    if let audience, let summaryPath {
+      try audience.writeSummary(to: summaryPath)
+      written.append(summaryPath)
+    }
+    let people = audience.map { "\($0.result.people.count) people, " } ?? ""
+    let interrupted =
+      interruptRequested.load(ordering: .relaxed) ? " (interrupted)" : summary.windowClosed ? " (window closed)" : ""
+    let sound = output != nil && !summary.audio.isEmpty ? "; sound " + summary.audio.joined(separator: ", ") : ""
     print(
-      "agegender-annotate: \(summary.frames) frames, \(summary.faces) faces, "
-        + String(format: "%.1f fps", summary.fps) + "; wrote " + written.joined(separator: ", ") + interrupted)
+      "agegender-annotate: \(summary.frames) frames, \(summary.faces) faces, \(people)"
+        + String(format: "%.1f fps", summary.fps) + (written.isEmpty ? "; wrote nothing" : "; wrote " + written.joined(separator: ", "))
+        + sound + interrupted)
   }
 }

@@ -12,20 +12,47 @@ struct AnnotateSummary {
   var frames = 0
   var faces = 0
   var seconds = 0.0
+  /// What became of each audio stream in the MP4 ("passed through (audio/mpeg)", "encoded to AAC").
+  var audio: [String] = []
+  /// The run ended because the window was closed.
+  var windowClosed = false
   var fps: Double { seconds > 0 ? Double(frames) / seconds : 0 }
 }
 
-/// uridecodebin ! videoconvert ! agegender ! tee ! encoder branch (MP4). The
-/// faces are read by a buffer probe on agegender's source pad (its
-/// GstAgeGenderMeta becomes JSON Lines), not by an appsink branch of the tee: a
-/// second branch would have to preroll while x264enc holds back its look-ahead
-/// frames, and the tee would block (a 1 s queue fills before the MP4 branch
-/// prerolls). The tee is where further branches (display, streaming) attach.
+/// uridecodebin ! videoconvert ! agegender ! tee ! encoder branch (MP4) and,
+/// with `--display`, a window branch; the sound goes to the MP4 and/or the
+/// speakers (`AudioBranch`). The faces are read by a buffer probe on
+/// agegender's source pad (its GstAgeGenderMeta becomes JSON Lines), not by an
+/// appsink branch of the tee: a second branch would have to preroll while
+/// x264enc holds back its look-ahead frames, and the tee would block (a 1 s
+/// queue fills before the MP4 branch prerolls). For the same reason the
+/// filesink does not preroll (async=false) when a window is shown too.
 final class Annotator {
-  static func description() -> String {
-    "uridecodebin name=src ! videoconvert ! agegender name=ag ! tee name=t "
-      + "t. ! queue ! videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=faster pass=qual quantizer=20 "
-      + "! mp4mux faststart=true ! filesink name=out"
+  /// What `--display` needs: the X video sink chosen and the window's title.
+  struct Display {
+    var sink: String
+    var title: String
+  }
+
+  static func description(recording: Bool = true, displaySink: String? = nil) -> String {
+    var description = "uridecodebin name=src ! videoconvert ! agegender name=ag ! tee name=t"
+    if recording {
+      // Beside a window, the encoder must never hold up the tee (and so the picture): 3 s of frames may wait.
+      let queue = displaySink == nil ? "queue" : "queue max-size-buffers=0 max-size-bytes=0 max-size-time=3000000000"
+      description +=
+        " t. ! \(queue) name=recordqueue ! videoconvert ! video/x-raw,format=I420 "
+        + "! x264enc speed-preset=faster pass=qual quantizer=20 ! mp4mux name=mux faststart=true "
+        + "! filesink name=out" + (displaySink == nil ? "" : " async=false")
+    }
+    if let displaySink {
+      // A short queue keeps the element near the clock (async=true, the element's default here): it analyses a
+      // frame in the stream only while it runs over 100 ms ahead (3 frames give it that slack), else on its
+      // worker, so the picture never waits for the networks.
+      description +=
+        " t. ! queue name=displayqueue max-size-buffers=3 max-size-bytes=0 max-size-time=0 ! videoconvert "
+        + "! \(displaySink) name=display"
+    }
+    return description
   }
 
   /// What the probe (streaming thread) shares with the main thread.
@@ -42,11 +69,20 @@ final class Annotator {
   private let progress: Bool
   private let counters = Mutex(Counters())
 
-  init(uri: String, output: String, jsonPath: String?, properties: ElementProperties, stallTimeout: Double,
-    progress: Bool) throws {
-    pipeline = try Pipeline(Self.description())
-    try Self.setString(try pipeline.child("src"), "uri", uri)
-    try Self.setString(try pipeline.child("out"), "location", output)
+  private var audio: AudioBranch?
+  private let display: Display?
+  private let recording: Bool
+  /// Set when the MP4's filesink has its EOS (the file is finished).
+  private let fileFinished = Atomic<Bool>(false)
+
+  init(uri: String, output: String?, jsonPath: String?, properties: ElementProperties, stallTimeout: Double,
+    progress: Bool, display: Display? = nil) throws {
+    recording = output != nil
+    self.display = display
+    pipeline = try Pipeline(Self.description(recording: output != nil, displaySink: display?.sink))
+    let source = try pipeline.child("src")
+    try Self.setString(source, "uri", uri)
+    if let output { try Self.setString(try pipeline.child("out"), "location", output) }
     let element = try pipeline.child("ag")
     try properties.apply(to: element)
     if let jsonPath {
@@ -59,6 +95,29 @@ final class Annotator {
     }
     self.stallTimeout = stallTimeout
     self.progress = progress
+    audio = try AudioBranch(
+      pipeline: pipeline.element, source: source, mux: output != nil ? try pipeline.child("mux") : nil,
+      play: display != nil)
+    if let display {
+      guard let pad = gst_element_get_static_pad(try pipeline.child("displayqueue"), "src") else {
+        throw Pipeline.Failure("the display queue has no src pad")
+      }
+      DisplaySink.setTitle(display.title, on: pad)
+      agb_object_unref(pad)
+    }
+    if output != nil, let pad = gst_element_get_static_pad(try pipeline.child("out"), "sink") {
+      defer { agb_object_unref(pad) }
+      gst_pad_add_probe(
+        pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+        { _, info, userData in
+          if let info, let userData, let event = info.pointee.data,
+            agb_event_type(event.assumingMemoryBound(to: GstEvent.self)) == GST_EVENT_EOS
+          {
+            Unmanaged<Annotator>.fromOpaque(userData).takeUnretainedValue().fileFinished.store(true, ordering: .relaxed)
+          }
+          return GST_PAD_PROBE_OK
+        }, Unmanaged.passUnretained(self).toOpaque(), nil)
+    }
     guard let pad = gst_element_get_static_pad(element, "src") else { throw Pipeline.Failure("agegender has no src pad") }
     defer { agb_object_unref(pad) }
     // The pipeline is set to NULL (no more probe calls) before self goes away.
@@ -100,7 +159,10 @@ final class Annotator {
         line += "\"width\":\(info.width),\"height\":\(info.height),\"faces\":["
         line += faces.map(Self.json).joined(separator: ",")
         line += "]}\n"
-        if fputs(line, json) < 0 { c.writeError = "cannot write the JSON lines: \(String(cString: strerror(errno)))" }
+        // Beside a window each line is flushed at once: the lines can be followed live (tail -f).
+        if fputs(line, json) < 0 || (display != nil && fflush(json) != 0) {
+          c.writeError = "cannot write the JSON lines: \(String(cString: strerror(errno)))"
+        }
       }
       c.frames += 1
       c.faces += faces.count
@@ -109,7 +171,8 @@ final class Annotator {
   }
 
   /// Plays to the end. Every wait is bounded: no new frame and no bus message for
-  /// `stallTimeout` seconds is an error (that also bounds the EOS after Ctrl-C).
+  /// `stallTimeout` seconds is an error (that also bounds the EOS after Ctrl-C),
+  /// except while paused in the window.
   func run() throws -> AnnotateSummary {
     let bus = gst_element_get_bus(pipeline.element)!
     defer {
@@ -117,7 +180,8 @@ final class Annotator {
       gst_element_set_state(pipeline.element, GST_STATE_NULL)
     }
     let start = monotonicSeconds()
-    if gst_element_set_state(pipeline.element, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE {
+    let change = gst_element_set_state(pipeline.element, GST_STATE_PLAYING)
+    if change == GST_STATE_CHANGE_FAILURE {
       var why = "the pipeline did not start"
       while let message = gst_bus_pop(bus) {
         defer { agb_message_unref(message) }
@@ -129,18 +193,28 @@ final class Annotator {
       }
       throw Pipeline.Failure(why + httpHint())
     }
+    let displaySink = display != nil ? try pipeline.child("display") : nil
+    let controls = displaySink.map { sink in
+      KeyControls(
+        pipeline: pipeline.element, videoSink: sink,
+        seekRefusal: recording ? "an MP4 is being written (its timeline follows the stream)" : nil)
+    }
     var lastActivity = monotonicSeconds()
     var lastDraw = 0.0
     var lastFrames = 0
     var duration: gint64 = -1
     var eosSent = false
+    var windowClosed = false
+    var speakersChecked = false
     defer { if progress { fputs("\r\u{1B}[K", stderr) } }
 
     func summary() throws -> AnnotateSummary {
       let c = counters.withLock { $0 }
       if let error = c.writeError { throw Pipeline.Failure(error) }
       if let json, fflush(json) != 0 { throw Pipeline.Failure("cannot write the JSON lines: \(String(cString: strerror(errno)))") }
-      return AnnotateSummary(frames: c.frames, faces: c.faces, seconds: monotonicSeconds() - start)
+      return AnnotateSummary(
+        frames: c.frames, faces: c.faces, seconds: monotonicSeconds() - start, audio: audio?.outcomes ?? [],
+        windowClosed: windowClosed)
     }
 
     while true {
@@ -149,18 +223,38 @@ final class Annotator {
         lastActivity = monotonicSeconds()
         switch agb_message_type(message) {
         case GST_MESSAGE_ERROR:
-          throw Pipeline.Failure(Pipeline.describeError(message, dropSourceLine: true) + httpHint())
+          if let displaySink, Self.isWindowClosed(message, sink: displaySink) {
+            windowClosed = true
+          } else if !windowClosed {
+            throw Pipeline.Failure(Pipeline.describeError(message, dropSourceLine: true) + httpHint())
+          }
         case GST_MESSAGE_ELEMENT:
           noteHTTPStatus(message)
+          if let controls, !eosSent, !windowClosed, let key = KeyControls.pressedKey(message),
+            let action = KeyControls.action(forKey: key), controls.perform(action)
+          {
+            eosSent = true
+            _ = gst_element_send_event(pipeline.element, gst_event_new_eos())
+          }
+        case GST_MESSAGE_ASYNC_DONE:
+          controls?.asyncDone()
         case GST_MESSAGE_EOS:
           return try summary()
         default: break
         }
       }
+      if let failure = audio?.takeFailure() { throw Pipeline.Failure(failure) }
+      if displaySink != nil && !windowClosed && displayWindowLost.load(ordering: .relaxed) { windowClosed = true }
+      if windowClosed {
+        // Paused sinks would hold the streaming threads (and so the EOS sent into the branches): play on.
+        if controls?.paused == true { gst_element_set_state(pipeline.element, GST_STATE_PLAYING) }
+        return try finishAfterWindowClosed(summary)
+      }
       if interruptRequested.load(ordering: .relaxed) && !eosSent {
         // Ends the stream at the source: the encoder and muxer flush and the MP4 is playable.
         eosSent = true
         lastActivity = monotonicSeconds()
+        if controls?.paused == true { gst_element_set_state(pipeline.element, GST_STATE_PLAYING) }
         _ = gst_element_send_event(pipeline.element, gst_event_new_eos())
       }
       let c = counters.withLock { $0 }
@@ -169,6 +263,15 @@ final class Annotator {
       if c.frames != lastFrames {
         lastFrames = c.frames
         lastActivity = now
+      }
+      if controls?.paused == true { lastActivity = now }
+      if display != nil && !speakersChecked && c.frames > 0 {
+        speakersChecked = true
+        // autoaudiosink falls back to a fakesink (which keeps time) when no audio device opens.
+        if let fake = gst_bin_get_by_name(UnsafeMutableRawPointer(pipeline.element).assumingMemoryBound(to: GstBin.self), "fake-audio-sink") {
+          agb_object_unref(fake)
+          fputs("agegender-annotate: no audio output device could be opened: the sound is not played\n", stderr)
+        }
       }
       if now - lastActivity > stallTimeout {
         throw Pipeline.Failure(
@@ -185,6 +288,51 @@ final class Annotator {
         drawProgress(c, elapsed: now - start, duration: duration)
       }
     }
+  }
+
+  /// "Output window was closed": what x(v)imagesink post when the window manager closes the window.
+  private static func isWindowClosed(_ message: UnsafeMutablePointer<GstMessage>, sink: UnsafeMutablePointer<GstElement>)
+    -> Bool
+  {
+    guard let source = agb_message_src(message), OpaquePointer(source) == OpaquePointer(sink) else {
+      return false
+    }
+    var error: UnsafeMutablePointer<GError>?
+    gst_message_parse_error(message, &error, nil)
+    defer { if let error { g_error_free(error) } }
+    guard let error else { return false }
+    return error.pointee.domain == gst_resource_error_quark()
+      && error.pointee.code == Int32(GST_RESOURCE_ERROR_NOT_FOUND.rawValue)
+  }
+
+  /// The window is gone, and with it the sink that paced the stream (it may
+  /// fail every frame now): the MP4 is finished by an EOS sent into its own
+  /// branches (video before the encoder, each audio stream), and the run ends
+  /// when the file has it. Without an MP4 there is nothing to finish.
+  private func finishAfterWindowClosed(_ summary: () throws -> AnnotateSummary) throws -> AnnotateSummary {
+    if recording {
+      // Sending a serialized event waits for the branch's streaming thread: done on
+      // another thread, so the wait below stays bounded (NULL state unblocks it).
+      nonisolated(unsafe) let recordQueue = try pipeline.child("recordqueue")
+      let audio = self.audio
+      let ending = Thread {
+        if let pad = gst_element_get_static_pad(recordQueue, "sink") {
+          _ = gst_pad_send_event(pad, gst_event_new_eos())
+          agb_object_unref(pad)
+        }
+        audio?.endMuxInputs()
+      }
+      ending.start()
+      let deadline = monotonicSeconds() + stallTimeout
+      while !fileFinished.load(ordering: .relaxed) {
+        if monotonicSeconds() > deadline {
+          throw Pipeline.Failure("the MP4 was not finished within \(Int(stallTimeout)) s after the window was closed")
+        }
+        usleep(20_000)
+      }
+      // The muxer's last bytes reach the file before filesink sees the EOS; stop now.
+    }
+    return try summary()
   }
 
   /// souphttpsrc's last `http-headers` message: (uri, status); status 0 means no response.

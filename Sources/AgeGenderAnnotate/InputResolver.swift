@@ -80,19 +80,30 @@ enum InputResolver {
 
   /// Runs `yt-dlp -g -f 'best[ext=mp4]/best' URL` and returns the first media URL it prints.
   static func resolveWithYtDlp(_ url: String, timeoutSeconds: Double) throws -> String {
+    try resolveWithYtDlp(url, timeoutSeconds: timeoutSeconds, title: false).media
+  }
+
+  /// The same; with `title`, also the page's title (`--print title` before the URLs), for the window.
+  static func resolveWithYtDlp(_ url: String, timeoutSeconds: Double, title: Bool) throws
+    -> (media: String, title: String?)
+  {
     guard let ytdlp = findYtDlp() else {
       throw Pipeline.Failure(
         "\(url) is not a direct media URL and yt-dlp was not found (install it with `make build`, "
           + "`pip install yt-dlp` or `apt-get install yt-dlp`, or set AGEGENDER_YTDLP)")
     }
+    let printed = title ? ["--print", "title", "--print", "urls"] : ["-g"]
     let result = try runBounded(
-      ytdlp, ["-g", "-f", "best[ext=mp4]/best", "--no-playlist", "--no-warnings", url], timeoutSeconds: timeoutSeconds)
-    let lines = result.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+      ytdlp, printed + ["-f", "best[ext=mp4]/best", "--no-playlist", "--no-warnings", url], timeoutSeconds: timeoutSeconds)
+    var lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).map {
+      $0.trimmingCharacters(in: .whitespaces)
+    }
+    let pageTitle = title && result.status == 0 && !lines.isEmpty ? lines.removeFirst() : nil
     guard result.status == 0, let media = lines.first(where: { scheme(of: $0) != nil }) else {
       let why = result.stderr.split(separator: "\n").last.map(String.init) ?? "exit status \(result.status)"
       throw Pipeline.Failure("yt-dlp could not resolve \(url): \(why)")
     }
-    return media
+    return (media, pageTitle.flatMap { $0.isEmpty || $0 == "NA" ? nil : $0 })
   }
 
   /// Runs a program with output to temporary files (no pipe can fill up), killed after the time-out.

@@ -19,8 +19,10 @@ struct AgeGenderEval: ParsableCommand {
     abstract: "Score the agegender element on labelled face images.",
     discussion: """
       FOLDER holds images and labels.csv (columns file,age,gender,age_min,age_max; others ignored).
-      For each image the face nearest the centre is scored. The last line printed is one JSON object:
-      images, detect_rate, gender_acc (on detected), gender_acc_all, age_mae_exact.
+      For each image the face nearest the centre is scored. Printed: tables per age bin, source and gender,
+      the reliability of gender-confidence, and as the last line one JSON object: images, detect_rate,
+      gender_acc (on detected), gender_acc_all, age_mae_exact, gender_ece, age_interval_coverage (exact ages
+      inside age-min..age-max), age_interval_width.
       """)
 
   @Argument(help: "Folder with the images and labels.csv.")
@@ -29,11 +31,17 @@ struct AgeGenderEval: ParsableCommand {
   @Argument(help: "Element properties as name=value (e.g. detection-threshold=0.4).")
   var properties: [String] = []
 
-  @Option(help: "Write per-image predictions (file,detected,gender,age) to this CSV file.")
+  @Option(help: "Write per-image predictions (\(Prediction.header)) to this CSV file.")
   var predictions: String?
 
   @Option(help: "Folder holding libgstagegender.so (default: GST_PLUGIN_PATH, else the checkout's build/plugins).")
   var pluginPath: String?
+
+  @Option(help: "An earlier predictions CSV: print the faces whose result changed (gender right/wrong, found, age).")
+  var compare: String?
+
+  @Option(help: "With --compare: list age changes whose error moved by at least this many years.")
+  var compareAgeThreshold = 5.0
 
   @Flag(help: "Print one line per image to standard error.")
   var verbose = false
@@ -50,9 +58,7 @@ struct AgeGenderEval: ParsableCommand {
       try Pipeline.applyAssignments(properties, to: try pipeline.child("ag"))
     }
 
-    var rows = ["file,detected,gender,age"]
-    var detected = 0, genderRight = 0, exactCount = 0
-    var absoluteError = 0.0
+    var predictionRows: [Prediction] = []
     for face in faces {
       let image = try OwnedImage(contentsOf: folder + "/" + face.file)
       let found = try feeder.process(
@@ -62,17 +68,16 @@ struct AgeGenderEval: ParsableCommand {
         let cx = Double(image.width) / 2, cy = Double(image.height) / 2
         return records.min { distance($0, cx, cy) < distance($1, cx, cy) }
       }
+      var p = Prediction(file: face.file, detected: found != nil)
       if let found {
-        detected += 1
-        if found.gender == face.gender { genderRight += 1 }
-        if let exact = face.exactAge {
-          exactCount += 1
-          absoluteError += abs(found.age - exact)
-        }
-        rows.append("\(face.file),1,\(found.gender),\(format(found.age, 2))")
-      } else {
-        rows.append("\(face.file),0,,")
+        p.gender = found.gender
+        p.age = found.age
+        p.genderConfidence = found.genderConfidence
+        p.ageMin = found.ageMin
+        p.ageMax = found.ageMax
+        p.box = (found.x, found.y, found.width, found.height)
       }
+      predictionRows.append(p)
       if verbose {
         let said = found.map { "\($0.gender) \(format($0.age, 1))" } ?? "no face"
         fputs("\(face.file): \(said) (label \(face.gender) \(format(face.ageMin, 0))-\(format(face.ageMax, 0)))\n", stderr)
@@ -80,17 +85,26 @@ struct AgeGenderEval: ParsableCommand {
     }
     feeder.finish()
     if let predictions {
-      guard writeFile(predictions, rows.joined(separator: "\n") + "\n") else {
-        throw ValidationError("cannot write \(predictions)")
-      }
+      let text = ([Prediction.header] + predictionRows.map(\.csvRow)).joined(separator: "\n") + "\n"
+      guard writeFile(predictions, text) else { throw ValidationError("cannot write \(predictions)") }
     }
-    let n = Double(faces.count)
-    let mae = exactCount > 0 ? format(absoluteError / Double(exactCount), 3) : "null"
+    if let compare {
+      print(EvalReport.comparison(faces, predictionRows, against: try Prediction.read(compare), name: compare,
+        ageThreshold: compareAgeThreshold))
+      print("")
+    }
+    print(EvalReport.tables(faces, predictionRows))
+    let (reliability, ece) = EvalReport.reliability(faces, predictionRows)
+    print(reliability)
+    var all = GroupFigures()
+    for (face, p) in zip(faces, predictionRows) { all.add(face, p) }
+    func json(_ v: Double?, _ digits: Int) -> String { v.map { format($0, digits) } ?? "null" }
     print(
-      "{\"images\": \(faces.count), \"detect_rate\": \(format(Double(detected) / n, 4)), "
-        + "\"gender_acc\": \(detected > 0 ? format(Double(genderRight) / Double(detected), 4) : "null"), "
-        + "\"gender_acc_all\": \(format(Double(genderRight) / n, 4)), \"age_mae_exact\": \(mae), "
-        + "\"age_exact_images\": \(exactCount)}")
+      "{\"images\": \(all.images), \"detect_rate\": \(format(all.foundRate, 4)), "
+        + "\"gender_acc\": \(all.found > 0 ? format(Double(all.genderRight) / Double(all.found), 4) : "null"), "
+        + "\"gender_acc_all\": \(format(all.genderAll, 4)), \"age_mae_exact\": \(json(all.mae, 3)), "
+        + "\"age_exact_images\": \(all.exact), \"gender_ece\": \(json(ece, 4)), "
+        + "\"age_interval_coverage\": \(json(all.coverage, 4)), \"age_interval_width\": \(json(all.meanWidth, 2))}")
   }
 }
 

@@ -5,6 +5,8 @@ struct LabeledFace {
   var gender: String
   var ageMin: Double
   var ageMax: Double
+  /// The `source` column (e.g. UTKFace, FairFace), or "" when the file has none.
+  var source: String = ""
   var exactAge: Double? { ageMin == ageMax ? ageMin : nil }
 }
 
@@ -53,6 +55,7 @@ func readLabels(_ path: String, text: String) throws -> [LabeledFace] {
   }
   let file = try column("file"), gender = try column("gender")
   let ageMin = try column("age_min"), ageMax = try column("age_max")
+  let source = columns.firstIndex(of: "source")
   var faces: [LabeledFace] = []
   for (n, line) in lines.dropFirst().enumerated() {
     let f = csvFields(line).map { $0.trimmingCharacters() }
@@ -66,7 +69,8 @@ func readLabels(_ path: String, text: String) throws -> [LabeledFace] {
     guard g == "male" || g == "female" else {
       throw LabelsError.malformed(path, line: n + 2, "gender '\(f[gender])' is not male or female")
     }
-    faces.append(LabeledFace(file: f[file], gender: g, ageMin: lo, ageMax: hi))
+    let origin = source.flatMap { $0 < f.count ? f[$0] : nil } ?? ""
+    faces.append(LabeledFace(file: f[file], gender: g, ageMin: lo, ageMax: hi, source: origin))
   }
   return faces
 }

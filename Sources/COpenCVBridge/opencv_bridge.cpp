@@ -2,6 +2,7 @@
 // which turns any exception into an error message: nothing thrown here may
 // unwind into Swift or GStreamer.
 #include "opencv_bridge.h"
+#include "face_chip.hpp"
 
 #include <opencv2/core.hpp>
 #include <opencv2/dnn.hpp>
@@ -498,6 +499,67 @@ int32_t agb_extract_chip(const agb_image *image, const float transform[6], agb_i
     if (dst.type() != src.type()) throw std::invalid_argument("chip and image formats differ");
     cv::Mat raw, staging;
     cut_chip(src, transform, dst.cols, dst.rows, raw, staging);
+    raw.copyTo(dst);
+    return 0;
+  });
+}
+
+int32_t agb_classify_face_chips(agb_net *net, const agb_image *image, const agb_face_chip *chips, int32_t count,
+                                int32_t border, const agb_input_spec *spec, float *out, int32_t out_capacity,
+                                agb_error *err) {
+  return guarded(err, -1, [&]() -> int32_t {
+    if (net == nullptr || spec == nullptr || chips == nullptr || out == nullptr)
+      throw std::invalid_argument("null argument");
+    if (count <= 0) return 0;
+    if (spec->width <= 0 || spec->width != spec->height)
+      throw std::invalid_argument("face chips need a square network input");
+    std::lock_guard<std::mutex> hold(net->lock);
+    const cv::Mat src = wrap(image);
+    net->chips.resize(1);
+    cv::Mat raw;
+    int classes = -1;
+    for (int i = 0; i < count; i++) {
+      // A mirrored look right after the same chip is that chip flipped: no
+      // second pyramid (a large face's costs a few ms).
+      const bool flip_of_previous = i > 0 && chips[i].cx == chips[i - 1].cx && chips[i].cy == chips[i - 1].cy &&
+                                    chips[i].side == chips[i - 1].side && chips[i].angle == chips[i - 1].angle &&
+                                    (chips[i].mirror != 0) != (chips[i - 1].mirror != 0);
+      if (flip_of_previous) {
+        cv::flip(raw, raw, 1);
+      } else {
+        extract_face_chip(src, chips[i], spec->width, border == AGB_BORDER_REPLICATE, raw);
+      }
+      to_three_channels(raw, image->format, spec->rgb != 0, net->chips[0]);
+      cv::dnn::blobFromImages(net->chips, net->blob, spec->scale, cv::Size(),
+                              cv::Scalar(spec->mean[0], spec->mean[1], spec->mean[2]), false, false);
+      net->net.setInput(net->blob);
+      cv::Mat result = net->net.forward().reshape(1, 1);
+      if (classes < 0) {
+        classes = result.cols;
+        if ((int64_t)classes * count > out_capacity)
+          throw std::invalid_argument("output buffer holds " + std::to_string(out_capacity) + " values, need " +
+                                      std::to_string((int64_t)classes * count));
+      } else if (result.cols != classes) {
+        throw std::runtime_error("the classifier returned " + std::to_string(result.cols) + " values, then " +
+                                 std::to_string(classes));
+      }
+      cv::Mat row = result.isContinuous() ? result : result.clone();
+      std::memcpy(out + (size_t)classes * (size_t)i, row.ptr<float>(), sizeof(float) * (size_t)classes);
+    }
+    return classes;
+  });
+}
+
+int32_t agb_extract_face_chip(const agb_image *image, const agb_face_chip *face, int32_t border, agb_image *chip,
+                              agb_error *err) {
+  return guarded(err, -1, [&]() -> int32_t {
+    if (face == nullptr || chip == nullptr) throw std::invalid_argument("null argument");
+    const cv::Mat src = wrap(image);
+    cv::Mat dst = wrap(chip);
+    if (dst.type() != src.type()) throw std::invalid_argument("chip and image formats differ");
+    if (dst.cols != dst.rows) throw std::invalid_argument("a face chip is square");
+    cv::Mat raw;
+    extract_face_chip(src, *face, dst.cols, border == AGB_BORDER_REPLICATE, raw);
     raw.copyTo(dst);
     return 0;
   });

@@ -13,13 +13,24 @@ public struct AgeGenderEstimate: Equatable, Sendable {
   /// Variance (years²) of the net's age distribution around `age`, when it gives
   /// one: how sure this single estimate is (fusion weighs frames by it).
   public var ageVariance: Double?
+  /// An interval around `age` that held the true age of ~80% of the tuning
+  /// set's faces (`AgeIntervalCalibration`), when the classifier is calibrated.
+  public var ageInterval: ClosedRange<Double>?
 
-  public init(age: Double, ageRange: ClosedRange<Double>? = nil, femaleProbability: Double, ageVariance: Double? = nil) {
+  public init(
+    age: Double, ageRange: ClosedRange<Double>? = nil, femaleProbability: Double, ageVariance: Double? = nil,
+    ageInterval: ClosedRange<Double>? = nil
+  ) {
     self.age = age
     self.ageRange = ageRange ?? age...age
     self.femaleProbability = femaleProbability
     self.ageVariance = ageVariance
+    self.ageInterval = ageInterval
   }
+
+  /// What the metadata reports as age-min..age-max: the calibrated interval,
+  /// else the classifier's range (an age group, or the point estimate).
+  public var reportedAgeRange: ClosedRange<Double> { ageInterval ?? ageRange }
 
   public var gender: Gender { femaleProbability >= 0.5 ? .female : .male }
   /// Probability of the reported gender, 0.5...1.

@@ -1,4 +1,5 @@
 import COpenCVBridge
+import Glibc
 
 /// The CC0 Cydral age (81 classes, age = expected value) and gender nets from
 /// dlib-models, run through cv::dnn on chips cut around each face.
@@ -7,14 +8,15 @@ public final class CydralAgeGenderClassifier: AgeGenderClassifier {
   private let genderNet: DNNNetwork
   private let femaleIndex: Int
   public var geometry: any FaceChipGeometry
-  /// The age is read from the chip and its mirror image, their probabilities
-  /// averaged. Measured on ../shared/testdata/faces (aligned chips): age MAE
-  /// 7.75 -> 7.52 years, gender unchanged (83.3%), and the largest age SD of a
-  /// shown age on the shared clips 2.16 -> 1.55; for the gender net the same
-  /// averaging cost two images (79.6%), so it reads the chip alone.
-  public var mirrorAveragedAge = true
+  /// Which chips each net reads per face (test-time augmentation); see
+  /// `ChipAugmentation` for what each costs and gains.
+  public var augmentation = ChipAugmentation.defaultValue
+  /// Pixels beyond the image's edge (a face at the border, a tight crop).
+  public var border = ChipBorder.defaultValue
+  /// Off: the nets' own probabilities and no age interval (for fitting the calibration).
+  public var calibrated = true
   private var placements: [FacePlacement] = []
-  private var transforms: [Float] = []
+  private var chips: [agb_face_chip] = []
   private var output: [Float] = []
 
   public static let defaultAgeModel = "cydral-age"
@@ -46,43 +48,61 @@ public final class CydralAgeGenderClassifier: AgeGenderClassifier {
   public func classify(_ image: ImageView, faces: [Box], landmarks: [[Point]]) throws -> [AgeGenderEstimate] {
     if faces.isEmpty { return [] }
     placements = try geometry.placements(for: faces, landmarks: landmarks, in: image)
-    let ages = try run(ageNet, image, faces, classes: ageNet.manifest.ageValues.count, mirrored: mirrorAveragedAge)
-    let genders = try run(genderNet, image, faces, classes: genderNet.manifest.labels.count, mirrored: false)
+    let ageClasses = ageNet.manifest.ageValues.count
+    let ages = try run(ageNet, image, classes: ageClasses, variants: augmentation.ageVariants)
+    let genders = try run(genderNet, image, classes: genderNet.manifest.labels.count,
+      variants: augmentation.genderVariants)
     let ageValues = ageNet.manifest.ageValues
+    let calibration = augmentation.calibration
     return (0..<faces.count).map { i in
+      // Age: the variants' probabilities averaged, then the expected value.
+      let ageVariants = augmentation.ageVariants.count
       var age = 0.0, second = 0.0
       for (k, value) in ageValues.enumerated() {
-        let p = Double(ages[i * ageValues.count + k])
+        var p = 0.0
+        for v in 0..<ageVariants { p += Double(ages[(i * ageVariants + v) * ageClasses + k]) }
+        p /= Double(ageVariants)
         age += p * value
         second += p * value * value
       }
-      let female = Double(genders[i * 2 + femaleIndex])
+      // Gender: the variants' log-odds averaged.
+      let genderVariants = augmentation.genderVariants.count
+      var logit = 0.0
+      for v in 0..<genderVariants {
+        let row = (i * genderVariants + v) * 2
+        let female = Double(genders[row + femaleIndex]), male = Double(genders[row + 1 - femaleIndex])
+        logit += log(max(female, 1e-7)) - log(max(male, 1e-7))
+      }
+      logit /= Double(genderVariants)
+      let female = calibrated ? calibration.gender.femaleProbability(logOdds: logit) : 1 / (1 + exp(-logit))
+      let variance = max(0, second - age * age)
+      guard calibrated else { return AgeGenderEstimate(age: age, femaleProbability: female, ageVariance: variance) }
+      let calibratedAge = calibration.age.age(age)
       return AgeGenderEstimate(
-        age: age, femaleProbability: min(1, max(0, female)), ageVariance: max(0, second - age * age))
+        age: calibratedAge, femaleProbability: min(1, max(0, female)), ageVariance: variance,
+        ageInterval: calibration.ageInterval.interval(around: calibratedAge))
     }
   }
 
-  /// The net's outputs per face; `mirrored`: averaged with those of each chip's mirror image.
-  private func run(_ net: DNNNetwork, _ image: ImageView, _ faces: [Box], classes: Int, mirrored: Bool) throws
-    -> [Float]
-  {
+  /// The net's outputs for every face and variant: face i's variant v is row
+  /// i * variants.count + v.
+  private func run(_ net: DNNNetwork, _ image: ImageView, classes: Int, variants: [ChipVariant]) throws -> [Float] {
     let size = Int(net.spec.width)
-    let chips = placements.map { $0.chipTransform(size: size, padding: net.manifest.chipPadding) }
-    transforms.removeAll(keepingCapacity: true)
-    for chip in chips { transforms += chip.floats }
-    if mirrored {
-      for chip in chips { transforms += chip.mirrored(chipSize: size).floats }
+    chips.removeAll(keepingCapacity: true)
+    for placement in placements {
+      let chip = FaceChip(placement, size: size, padding: net.manifest.chipPadding)
+      for variant in variants { chips.append(variant.apply(to: chip).bridged) }
     }
-    let count = mirrored ? 2 * faces.count : faces.count
+    let count = chips.count
     if output.count < count * classes { output = Array(repeating: 0, count: count * classes) }
     var bridged = image.bridged
     var spec = net.spec
     var error = agb_error()
     let capacity = Int32(output.count)
-    let got = transforms.withUnsafeBufferPointer { t in
+    let got = chips.withUnsafeBufferPointer { c in
       output.withUnsafeMutableBufferPointer { out in
-        agb_classify_chips(net.handle, &bridged, t.baseAddress, Int32(count), &spec, out.baseAddress,
-          capacity, &error)
+        agb_classify_face_chips(net.handle, &bridged, c.baseAddress, Int32(count), border.rawValue, &spec,
+          out.baseAddress, capacity, &error)
       }
     }
     guard got >= 0 else { throw FaceAnalysisError.inference(reason: "\(net.manifest.name): \(error.text)") }
@@ -90,7 +110,6 @@ public final class CydralAgeGenderClassifier: AgeGenderClassifier {
       throw FaceAnalysisError.modelInvalid(
         path: net.manifest.file, reason: "it gives \(got) outputs per face, the manifest says \(classes)")
     }
-    let n = faces.count * classes
-    return mirrored ? (0..<n).map { (output[$0] + output[n + $0]) / 2 } : Array(output.prefix(n))
+    return Array(output.prefix(count * classes))
   }
 }

@@ -15,6 +15,10 @@
 /// the first, least certain frames do not swing the shown age. Age groups
 /// (classifiers that answer with a range) are voted.
 ///
+/// The frames' female probabilities are the classifier's calibrated ones
+/// (`GenderCalibration`), so the mean log-odds and the confidence built on them
+/// are too; the age interval is the calibrated band around the fused age.
+///
 /// Each frame also carries a weight in (0, 1], its reliability (small faces get
 /// less: `reliability(faceWidth:)`), which scales both its log-odds and its age
 /// precision. A variance floor (`minimumVariance`) keeps one over-confident
@@ -92,6 +96,11 @@ public struct EstimateFusion: Sendable {
     let range = groupVotes.max { $0.value < $1.value }?.key
     let priorPrecision = 1 / (priorSD * priorSD)
     let age = (weightedAges + priorAge * priorPrecision) / (totalPrecision + priorPrecision)
-    return AgeGenderEstimate(age: age, ageRange: range ?? age...age, femaleProbability: female)
+    // The calibrated interval is a fixed band around the age in log(1 + age)
+    // (AgeIntervalCalibration): the latest frame's band, around the fused age.
+    let interval = latest.flatMap { e in e.ageInterval.map { AgeIntervalCalibration(interval: $0, around: e.age) } }
+    return AgeGenderEstimate(
+      age: age, ageRange: range ?? age...age, femaleProbability: female,
+      ageInterval: interval?.interval(around: age))
   }
 }

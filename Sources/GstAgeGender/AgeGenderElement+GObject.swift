@@ -46,9 +46,7 @@ extension AgeGenderElement {
         $0.pointee.finalize?(object)
       }
     }
-    for property in properties {
-      g_object_class_install_property(objectClass, property.id, property.makeParamSpec())
-    }
+    properties.install(on: objectClass)
 
     let elementClass = klass.assumingMemoryBound(to: GstElementClass.self)
     gst_element_class_set_static_metadata(

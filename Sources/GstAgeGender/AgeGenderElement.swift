@@ -1,3 +1,4 @@
+import AgeGenderEvents
 import AgeGenderMeta
 import CGStreamer
 import FaceAnalysis
@@ -11,13 +12,6 @@ import Synchronization
 /// `start`/`set_info` and dropped in `stop`.
 final class AgeGenderElement: @unchecked Sendable {
   // MARK: Properties
-
-  enum Property: UInt32 {
-    case modelDir = 1, detectionThreshold, minFaceSize, maxFaces, draw, postMessages, detectionSize, closeUpDetection, align, detectionInterval, classificationInterval, trackMaxMissed, tracking
-    case detector, classifier, cascade, scaleFactor, minNeighbors, async, maxLag, landmarks
-    case anonymize
-    case modelInstanceID
-  }
 
   enum DetectorKind: Int32 { case ssd = 0, haar, centerface }
   enum LandmarkSource: Int32 { case detector = 0, shapePredictor }
@@ -48,103 +42,132 @@ final class AgeGenderElement: @unchecked Sendable {
      (FaceAnonymizer.Mode.blur.rawValue, nick: "blur", name: "Strong Gaussian blur of each face box enlarged by 20% on every side"),
      (FaceAnonymizer.Mode.pixelate.rawValue, nick: "pixelate", name: "Coarse blocks (3 across) over each face box enlarged by 20% on every side")])
 
-  static let properties: [PropertySpec] = [
-    PropertySpec(
-      id: Property.modelDir.rawValue, name: "model-dir", nick: "Model directory",
-      blurb: "Folder with the model manifests (*.model) and weights/ (unset: AGEGENDER_MODEL_DIR, else the checkout's or installation's models)",
-      kind: .string(default: nil), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.detectionThreshold.rawValue, name: "detection-threshold", nick: "Detection threshold",
-      blurb: "Minimum face detector confidence for a face to be reported",
-      kind: .double(min: 0, max: 1, default: Settings().detectionThreshold), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.minFaceSize.rawValue, name: "min-face-size", nick: "Minimum face size",
-      blurb: "Faces whose smaller side is below this many pixels are ignored",
-      kind: .int(min: 0, max: 8192, default: Settings().minFaceSize), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.maxFaces.rawValue, name: "max-faces", nick: "Maximum faces",
-      blurb: "At most this many faces per frame (the most confident) are classified and reported",
-      kind: .int(min: 1, max: 256, default: 32), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.draw.rawValue, name: "draw", nick: "Draw",
-      blurb: "Draw a box and an age/gender label on each face",
-      kind: .boolean(default: true), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.postMessages.rawValue, name: "post-messages", nick: "Post messages",
-      blurb: "Post an element message named 'agegender' with the faces of each frame on the bus",
-      kind: .boolean(default: false), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.detectionSize.rawValue, name: "detection-size", nick: "Detection size",
-      blurb: "Shorter side in pixels of the face detector's input (aspect kept); larger finds smaller faces, at a cost that grows with its square",
-      kind: .int(min: 64, max: 2160, default: Settings().detectionSize), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.closeUpDetection.rawValue, name: "close-up-detection", nick: "Close-up detection",
-      blurb: "When a frame yields no face, look again with a wide border around it, which finds faces that fill the frame",
-      kind: .boolean(default: true), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.align.rawValue, name: "align", nick: "Align faces",
-      blurb: "Align each face on five landmarks (see 'landmarks') before age and gender estimation, as the nets were trained; off: a square around the detector's box",
-      kind: .boolean(default: true), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.landmarks.rawValue, name: "landmarks", nick: "Landmarks for alignment",
-      blurb: "Which five landmarks align the faces (with align=true)",
-      kind: .enumeration(type: landmarkSourceType, default: Settings().landmarks.rawValue), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.detector.rawValue, name: "detector", nick: "Face detector",
-      blurb: "Which face detector runs",
-      kind: .enumeration(type: detectorType, default: Settings().detector.rawValue), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.classifier.rawValue, name: "classifier", nick: "Age and gender classifier",
-      blurb: "Which age and gender nets run (levi-hassner needs 'make models-levi-hassner')",
-      kind: .enumeration(type: classifierType, default: ClassifierKind.cydral.rawValue), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.cascade.rawValue, name: "cascade", nick: "Haar cascade",
-      blurb: "Haar cascade file for detector=haar (Debian's opencv-data)",
-      kind: .string(default: "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"),
-      mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.scaleFactor.rawValue, name: "scale-factor", nick: "Haar scale factor",
-      blurb: "Image pyramid step of detector=haar (detectMultiScale's scaleFactor)",
-      kind: .double(min: 1.01, max: 4, default: 1.1), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.minNeighbors.rawValue, name: "min-neighbors", nick: "Haar minimum neighbours",
-      blurb: "Overlapping hits a Haar detection needs (detectMultiScale's minNeighbors)",
-      kind: .int(min: 0, max: 1000, default: 5), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.async.rawValue, name: "async", nick: "Asynchronous analysis",
-      blurb: "Live or clock-paced streams: analyse on a worker thread that takes each frame arriving while it is free; the stream never waits for it, and frames that pass meanwhile show its latest faces moved along their tracks. A file (running ahead of the clock) is analysed in the stream, as with async=false, unless max-lag lets results lag. Off: every frame is analysed in the stream",
-      kind: .boolean(default: Settings().async), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.maxLag.rawValue, name: "max-lag", nick: "Maximum lag",
-      blurb: "With async on a file (a stream running ahead of the clock): how many frames late a frame's results may be shown, the worker analysing meanwhile (0: each frame waits for its own, analysed in the stream, so files are annotated exactly as with async=false); live pipelines never wait",
-      kind: .int(min: 0, max: 1000, default: Settings().maxLag), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.tracking.rawValue, name: "tracking", nick: "Tracking",
-      blurb: "Follow faces across frames: stable track ids, age and gender fused over each track, detection and classification intervals; off: every frame is analysed on its own (unrelated still images)",
-      kind: .boolean(default: true), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.detectionInterval.rawValue, name: "detection-interval", nick: "Detection interval",
-      blurb: "Run the face detector every N frames; in between, each face is followed by its motion and found again by its appearance",
-      kind: .int(min: 1, max: 1000, default: Settings().detectionInterval), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.classificationInterval.rawValue, name: "classification-interval", nick: "Classification interval",
-      blurb: "Re-estimate a tracked face's age and gender at most every N frames (sooner when its box grows by 30%; a new face on each of its first 5 frames); its estimates are fused over the track",
-      kind: .int(min: 1, max: 10000, default: Settings().classificationInterval), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.trackMaxMissed.rawValue, name: "track-max-missed", nick: "Track max missed",
-      blurb: "A track ends after this many frames without a matching detection; a face seen again before that keeps its id",
-      kind: .int(min: 0, max: 100000, default: Settings().trackMaxMissed), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.anonymize.rawValue, name: "anonymize", nick: "Anonymize faces",
-      blurb: "Privacy: blur or pixelate every face (its box enlarged by 20% on every side) in the output frames, before the overlay; the metadata is unchanged",
-      kind: .enumeration(type: anonymizeType, default: FaceAnonymizer.Mode.none.rawValue), mutableWhilePlaying: true),
-    PropertySpec(
-      id: Property.modelInstanceID.rawValue, name: "model-instance-id", nick: "Model instance id",
-      blurb: "Elements of one process with the same id share each loaded model (one copy per model file and input size, freed when the last of them stops; inference on a shared net runs one frame at a time); unset: the default instance, shared by every element that leaves it unset. Give an element an id of its own for models of its own",
-      kind: .string(default: nil), mutableWhilePlaying: false),
-  ]
+  /// Test-time augmentation of the Cydral nets' chips (issue 11), as a GEnum.
+  enum AugmentKind: Int32 {
+    case none = 0, mirror, full
+    var chips: ChipAugmentation { [ChipAugmentation.none, .mirror, .full][Int(rawValue)] }
+    init(_ chips: ChipAugmentation) {
+      switch chips {
+      case .none: self = .none
+      case .mirror: self = .mirror
+      case .full: self = .full
+      }
+    }
+  }
+  static let augmentType = registerEnum(
+    "GstAgeGenderAugment",
+    [(AugmentKind.none.rawValue, nick: "none", name: "Each net reads the face's chip once"),
+     (AugmentKind.mirror.rawValue, nick: "mirror", name: "Each net reads the chip and its mirror image (gender log-odds and age probabilities averaged)"),
+     (AugmentKind.full.rawValue, nick: "full", name: "The chip and its mirror image, each also shifted and scaled a little (14 chips per net)")])
 
-  struct Settings {
+  static let properties = PropertyTable<Settings>([
+    .string(
+      "model-dir", nick: "Model directory",
+      blurb: "Folder with the model manifests (*.model) and weights/ (unset: AGEGENDER_MODEL_DIR, else the checkout's or installation's models)",
+      \.modelDir, mutableWhilePlaying: false),
+    .double(
+      "detection-threshold", nick: "Detection threshold",
+      blurb: "Minimum face detector confidence for a face to be reported",
+      \.detectionThreshold, range: 0...1, mutableWhilePlaying: true),
+    .int(
+      "min-face-size", nick: "Minimum face size",
+      blurb: "Faces whose smaller side is below this many pixels are ignored",
+      \.minFaceSize, range: 0...8192, mutableWhilePlaying: true),
+    .int(
+      "max-faces", nick: "Maximum faces",
+      blurb: "At most this many faces per frame (the most confident) are classified and reported",
+      \.maxFaces, range: 1...256, mutableWhilePlaying: true),
+    .boolean(
+      "draw", nick: "Draw",
+      blurb: "Draw a box and an age/gender label on each face",
+      \.draw, mutableWhilePlaying: true),
+    .boolean(
+      "post-messages", nick: "Post messages",
+      blurb: "Post an element message named 'agegender' with the faces of each frame on the bus",
+      \.postMessages, mutableWhilePlaying: true),
+    .int(
+      "detection-size", nick: "Detection size",
+      blurb: "Shorter side in pixels of the face detector's input (aspect kept); larger finds smaller faces, at a cost that grows with its square",
+      \.detectionSize, range: 64...2160, mutableWhilePlaying: true),
+    .boolean(
+      "close-up-detection", nick: "Close-up detection",
+      blurb: "When a frame yields no face, look again with a wide border around it, which finds faces that fill the frame",
+      \.closeUpDetection, mutableWhilePlaying: true),
+    .boolean(
+      "align", nick: "Align faces",
+      blurb: "Align each face on five landmarks (see 'landmarks') before age and gender estimation, as the nets were trained; off: a square around the detector's box",
+      \.align, mutableWhilePlaying: false),
+    .enumeration(
+      "landmarks", nick: "Landmarks for alignment",
+      blurb: "Which five landmarks align the faces (with align=true)",
+      \.landmarks, type: landmarkSourceType, mutableWhilePlaying: false),
+    .enumeration(
+      "detector", nick: "Face detector",
+      blurb: "Which face detector runs",
+      \.detector, type: detectorType, mutableWhilePlaying: false),
+    .enumeration(
+      "classifier", nick: "Age and gender classifier",
+      blurb: "Which age and gender nets run (levi-hassner needs 'make models-levi-hassner')",
+      \.classifier, type: classifierType, mutableWhilePlaying: false),
+    .string(
+      "cascade", nick: "Haar cascade",
+      blurb: "Haar cascade file for detector=haar (Debian's opencv-data)",
+      \.cascade, mutableWhilePlaying: false),
+    .double(
+      "scale-factor", nick: "Haar scale factor",
+      blurb: "Image pyramid step of detector=haar (detectMultiScale's scaleFactor)",
+      \.scaleFactor, range: 1.01...4, mutableWhilePlaying: true),
+    .int(
+      "min-neighbors", nick: "Haar minimum neighbours",
+      blurb: "Overlapping hits a Haar detection needs (detectMultiScale's minNeighbors)",
+      \.minNeighbors, range: 0...1000, mutableWhilePlaying: true),
+    .boolean(
+      "async", nick: "Asynchronous analysis",
+      blurb: "Live or clock-paced streams: analyse on a worker thread that takes each frame arriving while it is free; the stream never waits for it, and frames that pass meanwhile show its latest faces moved along their tracks. A file (running ahead of the clock) is analysed in the stream, as with async=false, unless max-lag lets results lag. Off: every frame is analysed in the stream",
+      \.async, mutableWhilePlaying: false),
+    .int(
+      "max-lag", nick: "Maximum lag",
+      blurb: "With async on a file (a stream running ahead of the clock): how many frames late a frame's results may be shown, the worker analysing meanwhile (0: each frame waits for its own, analysed in the stream, so files are annotated exactly as with async=false); live pipelines never wait",
+      \.maxLag, range: 0...1000, mutableWhilePlaying: true),
+    .boolean(
+      "tracking", nick: "Tracking",
+      blurb: "Follow faces across frames: stable track ids, age and gender fused over each track, detection and classification intervals; off: every frame is analysed on its own (unrelated still images)",
+      \.tracking, mutableWhilePlaying: true),
+    .int(
+      "detection-interval", nick: "Detection interval",
+      blurb: "Run the face detector every N frames; in between, each face is followed by its motion and found again by its appearance",
+      \.detectionInterval, range: 1...1000, mutableWhilePlaying: true),
+    .int(
+      "classification-interval", nick: "Classification interval",
+      blurb: "Re-estimate a tracked face's age and gender at most every N frames (sooner when its box grows by 30%; a new face on each of its first 5 frames); its estimates are fused over the track",
+      \.classificationInterval, range: 1...10000, mutableWhilePlaying: true),
+    .int(
+      "track-max-missed", nick: "Track max missed",
+      blurb: "A track ends after this many frames without a matching detection; a face seen again before that keeps its id",
+      \.trackMaxMissed, range: 0...100000, mutableWhilePlaying: true),
+    .enumeration(
+      "anonymize", nick: "Anonymize faces",
+      blurb: "Privacy: blur or pixelate every face (its box enlarged by 20% on every side) in the output frames, before the overlay; the metadata is unchanged",
+      \.anonymize, type: anonymizeType, mutableWhilePlaying: true),
+    .int(
+      "min-track-frames", nick: "Minimum track frames",
+      blurb: "A track shown in fewer frames is not a person: no agegender-track message or event when it ends, and not in the agegender-summary at end of stream",
+      \.minTrackFrames, range: 1...1_000_000, mutableWhilePlaying: true),
+    .enumeration(
+      "augment", nick: "Test-time augmentation",
+      blurb: "Which chips the Cydral age and gender nets read per face, their outputs averaged: the chip alone, with its mirror image, or also shifted and scaled (costs 1, 2, 14 forwards per net)",
+      \.augment, type: augmentType, mutableWhilePlaying: false),
+    .boolean(
+      "calibration", nick: "Calibrated outputs",
+      blurb: "Calibrate the Cydral nets' outputs as fitted on a labelled tuning set: gender-confidence, the age, and age-min/age-max as an interval holding ~80% of true ages; off: the nets' own probability and expected age, age-min = age-max = age (for fitting)",
+      \.calibration, mutableWhilePlaying: false),
+    .string(
+      "model-instance-id", nick: "Model instance id",
+      blurb: "Elements of one process with the same id share each loaded model (one copy per model file and input size, freed when the last of them stops; inference on a shared net runs one frame at a time); unset: the default instance, shared by every element that leaves it unset. Give an element an id of its own for models of its own",
+      \.modelInstanceID, mutableWhilePlaying: false),
+  ])
+
+  struct Settings: ElementSettings {
     var modelDir: String? = nil
     var detectionThreshold = 0.4
     var minFaceSize: Int32 = 10
@@ -161,12 +184,15 @@ final class AgeGenderElement: @unchecked Sendable {
     var detector = DetectorKind.centerface
     var landmarks = LandmarkSource.shapePredictor
     var classifier = ClassifierKind.cydral
-    var cascade = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
+    var cascade = HaarFaceDetector.defaultCascadePath
     var scaleFactor = 1.1
     var minNeighbors: Int32 = 5
     var async = true
     var maxLag: Int32 = 0
     var anonymize = FaceAnonymizer.Mode.none
+    var minTrackFrames: Int32 = 17
+    var augment = AugmentKind(ChipAugmentation.defaultValue)
+    var calibration = true
     var modelInstanceID: String? = nil
 
     var analysisOptions: VideoAnalysisOptions {
@@ -195,6 +221,11 @@ final class AgeGenderElement: @unchecked Sendable {
     var scenes = 0
     /// Frames of the current scene so far.
     var framesInScene = 0
+    /// People: tracks followed through the shown faces, and the summary since start.
+    var audience = AudienceCounter(minTrackFrames: 1, maxMissed: 0)
+    /// People whose tracks ended and who are not announced yet (a scene that
+    /// ended at a flush is announced with the next frame, when events can flow).
+    var endedTracks: [PersonTrack] = []
 
     /// A new scene (a flush, a new stream, a discontinuity, a new format):
     /// every track ends, and the worker's pending frame and results are
@@ -204,6 +235,7 @@ final class AgeGenderElement: @unchecked Sendable {
     /// to frames within one scene only), except after new caps.
     mutating func startScene(newFormat: Bool = false) {
       if let worker { worker.reset() } else { analyzer.reset() }
+      endedTracks += audience.endAll()
       if newFormat { frame = 0 }
       lastPTS = nil
       framesInScene = 0
@@ -251,65 +283,11 @@ final class AgeGenderElement: @unchecked Sendable {
   // MARK: Property access
 
   func setProperty(_ id: UInt32, _ value: UnsafePointer<GValue>) {
-    guard let property = Property(rawValue: id) else { return }
-    settings.withLock { s in
-      switch property {
-      case .modelDir: s.modelDir = g_value_get_string(value).map { String(cString: $0) }
-      case .detectionThreshold: s.detectionThreshold = g_value_get_double(value)
-      case .minFaceSize: s.minFaceSize = g_value_get_int(value)
-      case .maxFaces: s.maxFaces = g_value_get_int(value)
-      case .draw: s.draw = g_value_get_boolean(value) != 0
-      case .postMessages: s.postMessages = g_value_get_boolean(value) != 0
-      case .detectionSize: s.detectionSize = g_value_get_int(value)
-      case .closeUpDetection: s.closeUpDetection = g_value_get_boolean(value) != 0
-      case .align: s.align = g_value_get_boolean(value) != 0
-      case .detectionInterval: s.detectionInterval = g_value_get_int(value)
-      case .classificationInterval: s.classificationInterval = g_value_get_int(value)
-      case .trackMaxMissed: s.trackMaxMissed = g_value_get_int(value)
-      case .tracking: s.tracking = g_value_get_boolean(value) != 0
-      case .detector: s.detector = DetectorKind(rawValue: g_value_get_enum(value)) ?? .centerface
-      case .landmarks: s.landmarks = LandmarkSource(rawValue: g_value_get_enum(value)) ?? .detector
-      case .classifier: s.classifier = ClassifierKind(rawValue: g_value_get_enum(value)) ?? .cydral
-      case .cascade:
-        s.cascade = g_value_get_string(value).map { String(cString: $0) } ?? HaarFaceDetector.defaultCascadePath
-      case .scaleFactor: s.scaleFactor = g_value_get_double(value)
-      case .minNeighbors: s.minNeighbors = g_value_get_int(value)
-      case .async: s.async = g_value_get_boolean(value) != 0
-      case .maxLag: s.maxLag = g_value_get_int(value)
-      case .anonymize: s.anonymize = FaceAnonymizer.Mode(rawValue: g_value_get_enum(value)) ?? .none
-      case .modelInstanceID: s.modelInstanceID = g_value_get_string(value).map { String(cString: $0) }
-      }
-    }
+    settings.withLock { Self.properties.set(id, value, in: &$0) }
   }
 
   func getProperty(_ id: UInt32, _ value: UnsafeMutablePointer<GValue>) {
-    guard let property = Property(rawValue: id) else { return }
-    let s = settings.withLock { $0 }
-    switch property {
-    case .modelDir: g_value_set_string(value, s.modelDir)
-    case .detectionThreshold: g_value_set_double(value, s.detectionThreshold)
-    case .minFaceSize: g_value_set_int(value, s.minFaceSize)
-    case .maxFaces: g_value_set_int(value, s.maxFaces)
-    case .draw: g_value_set_boolean(value, s.draw ? 1 : 0)
-    case .postMessages: g_value_set_boolean(value, s.postMessages ? 1 : 0)
-    case .detectionSize: g_value_set_int(value, s.detectionSize)
-    case .closeUpDetection: g_value_set_boolean(value, s.closeUpDetection ? 1 : 0)
-    case .align: g_value_set_boolean(value, s.align ? 1 : 0)
-    case .detectionInterval: g_value_set_int(value, s.detectionInterval)
-    case .classificationInterval: g_value_set_int(value, s.classificationInterval)
-    case .trackMaxMissed: g_value_set_int(value, s.trackMaxMissed)
-    case .tracking: g_value_set_boolean(value, s.tracking ? 1 : 0)
-    case .detector: g_value_set_enum(value, s.detector.rawValue)
-    case .landmarks: g_value_set_enum(value, s.landmarks.rawValue)
-    case .classifier: g_value_set_enum(value, s.classifier.rawValue)
-    case .cascade: g_value_set_string(value, s.cascade)
-    case .scaleFactor: g_value_set_double(value, s.scaleFactor)
-    case .minNeighbors: g_value_set_int(value, s.minNeighbors)
-    case .async: g_value_set_boolean(value, s.async ? 1 : 0)
-    case .maxLag: g_value_set_int(value, s.maxLag)
-    case .anonymize: g_value_set_enum(value, s.anonymize.rawValue)
-    case .modelInstanceID: g_value_set_string(value, s.modelInstanceID)
-    }
+    Self.properties.get(id, value, from: settings.withLock { $0 })
   }
 
   // MARK: Lifecycle
@@ -350,12 +328,16 @@ final class AgeGenderElement: @unchecked Sendable {
         } else {
           geometry = LandmarkChipGeometry(landmarker: try FaceLandmarker(store: store))
         }
-        classifier = try CydralAgeGenderClassifier(store: store, geometry: geometry)
+        let cydral = try CydralAgeGenderClassifier(store: store, geometry: geometry)
+        cydral.augmentation = s.augment.chips
+        cydral.calibrated = s.calibration
+        classifier = cydral
       case .leviHassner:
         classifier = try LeviHassnerClassifier(store: store)
       }
       let analyzer = VideoFaceAnalyzer(detector: detector, classifier: classifier)
       var fresh = State(analyzer: analyzer, ssd: ssd, centerFace: centerFace, haar: haar, worker: nil, layout: nil)
+      fresh.audience = AudienceCounter(minTrackFrames: Int(s.minTrackFrames), maxMissed: Int(s.trackMaxMissed))
       if s.async {
         let tuning = fresh
         fresh.worker = AsyncFaceAnalyzer(analyzer: analyzer) { [weak self] in
@@ -428,6 +410,10 @@ final class AgeGenderElement: @unchecked Sendable {
   /// after a flushing seek) and a new stream (STREAM_START) start a new scene.
   func sinkEvent(_ element: UnsafeMutablePointer<GstElement>, _ event: UnsafeMutablePointer<GstEvent>) {
     let type = agb_event_type(event)
+    if type == GST_EVENT_EOS {
+      endOfStream(element)
+      return
+    }
     guard type == GST_EVENT_FLUSH_STOP || type == GST_EVENT_STREAM_START else { return }
     let started = state.withLock { state -> Bool in
       guard state != nil else { return false }
@@ -435,6 +421,20 @@ final class AgeGenderElement: @unchecked Sendable {
       return true
     }
     if started { Debug.info(element, "new scene: \(type == GST_EVENT_FLUSH_STOP ? "flush" : "stream start")") }
+  }
+
+  /// End of stream, before it goes downstream: every track still open ends,
+  /// and the people and then the summary are announced.
+  func endOfStream(_ element: UnsafeMutablePointer<GstElement>) {
+    let ended = state.withLock { state -> (people: [PersonTrack], summary: AudienceSummary)? in
+      guard state != nil else { return nil }
+      let people = state!.endedTracks + state!.audience.endAll()
+      state!.endedTracks = []
+      return (people, state!.audience.summary)
+    }
+    guard let ended else { return }
+    AudienceEvents.announce(ended.people, from: element)
+    AudienceEvents.announce(ended.summary, from: element)
   }
 
   /// A timestamp step larger than this many frame durations, and than
@@ -477,6 +477,9 @@ final class AgeGenderElement: @unchecked Sendable {
   func transform(_ element: UnsafeMutablePointer<GstElement>, _ frame: UnsafeMutablePointer<GstVideoFrame>) -> GstFlowReturn {
     let s = settings.withLock { $0 }
     let width = Int(frame.pointee.info.width), height = Int(frame.pointee.info.height)
+    // People whose tracks ended with this frame, announced once the state is unlocked.
+    var ended: [PersonTrack] = []
+    defer { AudienceEvents.announce(ended, from: element) }
     return state.withLock { state -> GstFlowReturn in
       guard var current = state, let layout = current.layout, let data = frame.pointee.data.0 else {
         postError(element, resource: false, code: Int32(GST_STREAM_ERROR_NOT_IMPLEMENTED.rawValue),
@@ -501,6 +504,7 @@ final class AgeGenderElement: @unchecked Sendable {
           chroma: ChromaPlanes(layout: chroma, u: u, v: chroma == .i420 ? frame.pointee.data.2 : nil, stride: Int(strides.1)))
       }
       var steps = 1
+      var timestamp: (pts: UInt64?, duration: UInt64?) = (nil, nil)
       if let buffer = frame.pointee.buffer {
         if let reason = sceneBreak(element, buffer, current) {
           current.startScene()
@@ -517,6 +521,7 @@ final class AgeGenderElement: @unchecked Sendable {
           maximum: Int(Self.jumpFrames))
         current.frame += steps - 1
         current.lastPTS = known
+        timestamp = (known.map { UInt64($0) }, duration == agb_clock_time_none() ? nil : UInt64(duration))
         current.framesInScene += 1
       }
       do {
@@ -566,6 +571,12 @@ final class AgeGenderElement: @unchecked Sendable {
           current.tune(s)
           faces = try current.analyzer.process(image, options: s.analysisOptions, elapsedFrames: steps)
         }
+        current.audience.minTrackFrames = Int(s.minTrackFrames)
+        current.audience.maxMissed = Int(s.trackMaxMissed)
+        current.endedTracks += current.audience.observe(
+          faces, pts: timestamp.pts, duration: timestamp.duration, elapsedFrames: steps)
+        ended = current.endedTracks
+        current.endedTracks = []
         current.frame += 1
         state = current
         guard let buffer = frame.pointee.buffer else { return GST_FLOW_ERROR }

@@ -53,9 +53,7 @@ extension AgeGenderJSONElement {
         $0.pointee.finalize?(object)
       }
     }
-    for property in properties {
-      g_object_class_install_property(objectClass, property.id, property.makeParamSpec())
-    }
+    properties.install(on: objectClass)
 
     let elementClass = klass.assumingMemoryBound(to: GstElementClass.self)
     gst_element_class_set_static_metadata(
@@ -86,10 +84,16 @@ extension AgeGenderJSONElement {
       return AgeGenderJSONElement.from(raw).setCaps(raw.assumingMemoryBound(to: GstElement.self), incaps!) ? 1 : 0
     }
     // EOS: report MQTT lines dropped while the broker is still away, before the EOS goes downstream.
+    // agegender's person and summary events become lines; all events then go on downstream.
     baseClass.pointee.sink_event = { base, event in
       let raw = UnsafeMutableRawPointer(base!)
+      let element = raw.assumingMemoryBound(to: GstElement.self)
       if let event, event.pointee.type == GST_EVENT_EOS {
-        AgeGenderJSONElement.from(raw).endOfStream(raw.assumingMemoryBound(to: GstElement.self))
+        AgeGenderJSONElement.from(raw).endOfStream(element)
+      }
+      if let event, event.pointee.type == GST_EVENT_CUSTOM_DOWNSTREAM {
+        // A line that cannot be written is an element error (posted); the event still goes on.
+        _ = AgeGenderJSONElement.from(raw).audienceEvent(element, event)
       }
       return AgeGenderJSONElement.parentClass?.pointee.sink_event?(base, event) ?? 0
     }

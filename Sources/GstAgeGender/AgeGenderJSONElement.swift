@@ -1,5 +1,7 @@
+import AgeGenderEvents
 import AgeGenderMeta
 import CGStreamer
+import FaceAnalysis
 import Synchronization
 
 #if canImport(Glibc)
@@ -12,7 +14,7 @@ import Synchronization
 ///
 /// Because it reads our meta, it can sit anywhere after `agegender`: after
 /// videoconvert, videoscale (the boxes are those of the scaled frame), queue, tee.
-/// Each line (`source_id` only when the `source-id` property is set):
+/// Each frame line (`source_id` only when the `source-id` property is set):
 ///
 ///     {"source_id":"cam1","pts":40000000,"running_time":40000000,"width":960,"height":540,
 ///      "faces":[{"x":..,"y":..,"width":..,"height":..,"confidence":..,"age":..,
@@ -25,6 +27,12 @@ import Synchronization
 /// in the scaled frame's pixels) only where the detector gives them. Every line is written with one write(2) as soon as it is
 /// complete (no buffering), so readers can follow the file while it grows.
 ///
+/// Between the frame lines, each person `agegender` counted (a track that
+/// ended) becomes a line `{"event":"track",...}` and the end of the stream a
+/// line `{"event":"summary",...}` (`PersonTrack.jsonText`,
+/// `AudienceSummary.jsonText`), from the custom downstream events it sends
+/// with the frames. The JSON text is json-glib's (`JSONWriter`).
+///
 /// With `mqtt-host` set, each line (without its newline) is also published as
 /// one MQTT message (MQTTPublisher: libmosquitto's own thread does the network
 /// work, so the stream never waits for the broker); with no `location` the
@@ -32,60 +40,54 @@ import Synchronization
 final class AgeGenderJSONElement: @unchecked Sendable {
   // MARK: Properties
 
-  enum Property: UInt32 {
-    case location = 1
-    case mqttHost, mqttPort, mqttTopic, mqttClientID, mqttQoS, mqttUsername, mqttPassword, mqttTLSCAFile, mqttMaxQueue
-    case sourceID
-  }
-
-  static let properties: [PropertySpec] = [
-    PropertySpec(
-      id: Property.location.rawValue, name: "location", nick: "File location",
+  static let properties = PropertyTable<Settings>([
+    .string(
+      "location", nick: "File location",
       blurb: "File to write the JSON Lines to (one object per buffer; created or truncated at start); unset: standard output, unless mqtt-host is set",
-      kind: .string(default: nil), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.mqttHost.rawValue, name: "mqtt-host", nick: "MQTT broker host",
+      \.location, mutableWhilePlaying: false),
+    .string(
+      "mqtt-host", nick: "MQTT broker host",
       blurb: "Host name or address of an MQTT broker to publish every line to, as one message each (unset: no MQTT); unreachable at start: an element error",
-      kind: .string(default: nil), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.mqttPort.rawValue, name: "mqtt-port", nick: "MQTT broker port",
+      \.mqttHost, mutableWhilePlaying: false),
+    .int(
+      "mqtt-port", nick: "MQTT broker port",
       blurb: "TCP port of the MQTT broker (1883 plain, 8883 by convention with TLS)",
-      kind: .int(min: 1, max: 65535, default: Settings().mqttPort), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.mqttTopic.rawValue, name: "mqtt-topic", nick: "MQTT topic",
+      \.mqttPort, range: 1...65535, mutableWhilePlaying: false),
+    .string(
+      "mqtt-topic", nick: "MQTT topic",
       blurb: "Topic the lines are published to (no wildcards)",
-      kind: .string(default: "agegender"), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.mqttClientID.rawValue, name: "mqtt-client-id", nick: "MQTT client id",
+      \.mqttTopic, mutableWhilePlaying: false),
+    .string(
+      "mqtt-client-id", nick: "MQTT client id",
       blurb: "Client identifier sent to the broker (unset: a random one); two clients with one id disconnect each other",
-      kind: .string(default: nil), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.mqttQoS.rawValue, name: "mqtt-qos", nick: "MQTT QoS",
+      \.mqttClientID, mutableWhilePlaying: false),
+    .int(
+      "mqtt-qos", nick: "MQTT QoS",
       blurb: "MQTT quality of service of each message: 0 at most once, 1 at least once, 2 exactly once",
-      kind: .int(min: 0, max: 2, default: Settings().mqttQoS), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.mqttUsername.rawValue, name: "mqtt-username", nick: "MQTT user name",
+      \.mqttQoS, range: 0...2, mutableWhilePlaying: false),
+    .string(
+      "mqtt-username", nick: "MQTT user name",
       blurb: "User name for the broker (unset: anonymous); a refused name or password is an element error at start",
-      kind: .string(default: nil), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.mqttPassword.rawValue, name: "mqtt-password", nick: "MQTT password",
+      \.mqttUsername, mutableWhilePlaying: false),
+    .string(
+      "mqtt-password", nick: "MQTT password",
       blurb: "Password for mqtt-username (sent in clear unless mqtt-tls-ca-file turns TLS on)",
-      kind: .string(default: nil), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.mqttTLSCAFile.rawValue, name: "mqtt-tls-ca-file", nick: "MQTT TLS CA file",
+      \.mqttPassword, mutableWhilePlaying: false),
+    .string(
+      "mqtt-tls-ca-file", nick: "MQTT TLS CA file",
       blurb: "PEM file of the CA that signed the broker's certificate; set: connect with TLS, checking the certificate and that it names mqtt-host",
-      kind: .string(default: nil), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.mqttMaxQueue.rawValue, name: "mqtt-max-queue", nick: "MQTT maximum queue",
+      \.mqttTLSCAFile, mutableWhilePlaying: false),
+    .int(
+      "mqtt-max-queue", nick: "MQTT maximum queue",
       blurb: "Messages kept while the broker is unreachable (sent on reconnection); beyond it the oldest are dropped and a warning gives the count",
-      kind: .int(min: 0, max: 10_000_000, default: Settings().mqttMaxQueue), mutableWhilePlaying: false),
-    PropertySpec(
-      id: Property.sourceID.rawValue, name: "source-id", nick: "Source id",
-      blurb: "Names the stream (e.g. a camera) in every line, as \"source_id\", for several streams written to one broker or folder; unset: no such field",
-      kind: .string(default: nil), mutableWhilePlaying: false),
-  ]
+      \.mqttMaxQueue, range: 0...10_000_000, mutableWhilePlaying: false),
+    .string(
+      "source-id", nick: "Source id",
+      blurb: "Names the stream (e.g. a camera) in every line (frames and events), as \"source_id\", for several streams written to one broker or folder; unset: no such field",
+      \.sourceID, mutableWhilePlaying: false),
+  ])
 
-  struct Settings {
+  struct Settings: ElementSettings {
     var location: String? = nil
     var mqttHost: String? = nil
     var mqttPort: Int32 = 1883
@@ -119,7 +121,7 @@ final class AgeGenderJSONElement: @unchecked Sendable {
     var lines: UInt64 = 0
     /// Set when mqtt-host is: every line is also one MQTT message.
     var mqtt: MQTTPublisher? = nil
-    /// The source-id property, written in every line (nil or empty: not written).
+    /// The source-id property, written in every frame line (nil or empty: not written).
     var sourceID: String? = nil
   }
 
@@ -129,41 +131,11 @@ final class AgeGenderJSONElement: @unchecked Sendable {
   // MARK: Property access
 
   func setProperty(_ id: UInt32, _ value: UnsafePointer<GValue>) {
-    guard let property = Property(rawValue: id) else { return }
-    settings.withLock { s in
-      switch property {
-      case .location: s.location = g_value_get_string(value).map { String(cString: $0) }
-      case .mqttHost: s.mqttHost = g_value_get_string(value).map { String(cString: $0) }
-      case .mqttPort: s.mqttPort = g_value_get_int(value)
-      case .mqttTopic: s.mqttTopic = g_value_get_string(value).map { String(cString: $0) } ?? Settings().mqttTopic
-      case .mqttClientID: s.mqttClientID = g_value_get_string(value).map { String(cString: $0) }
-      case .mqttQoS: s.mqttQoS = g_value_get_int(value)
-      case .mqttUsername: s.mqttUsername = g_value_get_string(value).map { String(cString: $0) }
-      case .mqttPassword: s.mqttPassword = g_value_get_string(value).map { String(cString: $0) }
-      case .mqttTLSCAFile: s.mqttTLSCAFile = g_value_get_string(value).map { String(cString: $0) }
-      case .mqttMaxQueue: s.mqttMaxQueue = g_value_get_int(value)
-      case .sourceID: s.sourceID = g_value_get_string(value).map { String(cString: $0) }
-      }
-    }
+    settings.withLock { Self.properties.set(id, value, in: &$0) }
   }
 
   func getProperty(_ id: UInt32, _ value: UnsafeMutablePointer<GValue>) {
-    guard let property = Property(rawValue: id) else { return }
-    let s = settings.withLock { $0 }
-    switch property {
-    case .location: g_value_set_string(value, s.location)
-    case .mqttHost: g_value_set_string(value, s.mqttHost)
-    case .mqttPort: g_value_set_int(value, s.mqttPort)
-    case .mqttTopic: g_value_set_string(value, s.mqttTopic)
-    case .mqttClientID: g_value_set_string(value, s.mqttClientID)
-    case .mqttQoS: g_value_set_int(value, s.mqttQoS)
-    case .mqttUsername: g_value_set_string(value, s.mqttUsername)
-    // Write-only in effect: reading it back (gst-inspect, gst-launch -v, logs) must not reveal it.
-    case .mqttPassword: g_value_set_string(value, s.mqttPassword == nil ? nil : "*****")
-    case .mqttTLSCAFile: g_value_set_string(value, s.mqttTLSCAFile)
-    case .mqttMaxQueue: g_value_set_int(value, s.mqttMaxQueue)
-    case .sourceID: g_value_set_string(value, s.sourceID)
-    }
+    Self.properties.get(id, value, from: settings.withLock { $0 })
   }
 
   // MARK: Lifecycle
@@ -297,18 +269,48 @@ final class AgeGenderJSONElement: @unchecked Sendable {
           text: "agegenderjson received a buffer before it was started", debug: nil)
         return GST_FLOW_ERROR
       }
-      let line = Self.jsonLine(
+      let line = Self.jsonText(
         sourceID: state!.sourceID, pts: agb_clock_time_is_valid(pts) != 0 ? UInt64(pts) : nil, runningTime: runningTime,
         width: metaWidth ?? state!.capsWidth, height: metaHeight ?? state!.capsHeight, faces: faces)
-      state!.mqtt?.publish(String(line.dropLast()))  // one message per line, without its newline
-      if state!.descriptor >= 0, let failure = Self.writeAll(state!.descriptor, line) {
-        let text = "Could not write to file \"\(state!.path)\": \(failure)"
-        postError(element, resource: true, code: Int32(GST_RESOURCE_ERROR_WRITE.rawValue), text: text, debug: nil)
-        return GST_FLOW_ERROR
-      }
-      state!.lines += 1
-      return GST_FLOW_OK
+      return emit(element, line, into: &state!) ? GST_FLOW_OK : GST_FLOW_ERROR
     }
+  }
+
+  /// A custom downstream event from `agegender`: a person (`agegender-track`)
+  /// or the summary (`agegender-summary`) becomes a line. Returns false when
+  /// the line could not be written (an element error was posted).
+  func audienceEvent(_ element: UnsafeMutablePointer<GstElement>, _ event: UnsafeMutablePointer<GstEvent>) -> Bool {
+    guard let structure = gst_event_get_structure(event) else { return true }
+    let members: (JSONWriter) -> Void
+    if let person = PersonTrack(structure: structure) {
+      members = { person.writeMembers($0) }
+    } else if let summary = AudienceSummary(structure: structure) {
+      members = { summary.writeMembers($0) }
+    } else {
+      return true
+    }
+    return state.withLock { state in
+      guard state != nil else { return true }
+      // Event lines name their stream too (source-id), first as in the frame lines.
+      let json = JSONWriter()
+      json.object {
+        if let sourceID = state!.sourceID { json.member("source_id", sourceID) }
+        members(json)
+      }
+      return emit(element, json.text(), into: &state!)
+    }
+  }
+
+  /// Publishes one line (MQTT) and writes it with its newline (file or stdout).
+  private func emit(_ element: UnsafeMutablePointer<GstElement>, _ line: String, into state: inout State) -> Bool {
+    state.mqtt?.publish(line)  // one message per line, without its newline
+    if state.descriptor >= 0, let failure = Self.writeAll(state.descriptor, line + "\n") {
+      let text = "Could not write to file \"\(state.path)\": \(failure)"
+      postError(element, resource: true, code: Int32(GST_RESOURCE_ERROR_WRITE.rawValue), text: text, debug: nil)
+      return false
+    }
+    state.lines += 1
+    return true
   }
 
   /// Writes every byte, retrying on EINTR and short writes; returns the error text on failure.
@@ -330,42 +332,49 @@ final class AgeGenderJSONElement: @unchecked Sendable {
 
   // MARK: JSON
 
-  /// One JSON object and its newline.
-  static func jsonLine(sourceID: String? = nil, pts: UInt64?, runningTime: UInt64?, width: Int32?, height: Int32?,
+  /// One frame's JSON object (without the newline), in json-glib's text.
+  static func jsonText(sourceID: String? = nil, pts: UInt64?, runningTime: UInt64?, width: Int32?, height: Int32?,
     faces: [FaceRecord]) -> String {
-    var out = "{"
-    if let sourceID { out += "\"source_id\":" + JSONText.string(sourceID) + "," }
-    out += "\"pts\":"
-    out += pts.map { String($0) } ?? "null"
-    out += ",\"running_time\":"
-    out += runningTime.map { String($0) } ?? "null"
-    out += ",\"width\":"
-    out += width.map { String($0) } ?? "null"
-    out += ",\"height\":"
-    out += height.map { String($0) } ?? "null"
-    out += ",\"faces\":["
-    for (index, face) in faces.enumerated() {
-      if index > 0 { out += "," }
-      out += "{\"x\":\(face.x),\"y\":\(face.y),\"width\":\(face.width),\"height\":\(face.height)"
-      out += ",\"confidence\":" + JSONText.number(face.confidence)
-      out += ",\"age\":" + JSONText.number(face.age)
-      out += ",\"age_min\":" + JSONText.number(face.ageMin)
-      out += ",\"age_max\":" + JSONText.number(face.ageMax)
-      out += ",\"gender\":" + JSONText.string(face.gender)
-      out += ",\"gender_confidence\":" + JSONText.number(face.genderConfidence)
-      out += ",\"track_id\":\(face.trackID)"
-      if face.landmarks.count == 10 {
-        out += ",\"landmarks\":["
-        for k in 0..<5 {
-          if k > 0 { out += "," }
-          out += "[" + JSONText.number(face.landmarks[2 * k]) + "," + JSONText.number(face.landmarks[2 * k + 1]) + "]"
+    let json = JSONWriter()
+    json.object {
+      if let sourceID { json.member("source_id", sourceID) }
+      json.member("pts", pts)
+      json.member("running_time", runningTime)
+      json.member("width", width)
+      json.member("height", height)
+      json.member("faces") {
+        json.array {
+          for face in faces {
+            json.object {
+              json.member("x", face.x)
+              json.member("y", face.y)
+              json.member("width", face.width)
+              json.member("height", face.height)
+              json.member("confidence", face.confidence)
+              json.member("age", face.age)
+              json.member("age_min", face.ageMin)
+              json.member("age_max", face.ageMax)
+              json.member("gender", face.gender)
+              json.member("gender_confidence", face.genderConfidence)
+              json.member("track_id", face.trackID)
+              if face.landmarks.count == 10 {
+                json.member("landmarks") {
+                  json.array {
+                    for k in 0..<5 {
+                      json.array {
+                        json.value(face.landmarks[2 * k])
+                        json.value(face.landmarks[2 * k + 1])
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          }
         }
-        out += "]"
       }
-      out += "}"
     }
-    out += "]}\n"
-    return out
+    return json.text()
   }
 
   func postError(_ element: UnsafeMutablePointer<GstElement>, resource: Bool, code: Int32, text: String,
@@ -374,44 +383,6 @@ final class AgeGenderJSONElement: @unchecked Sendable {
       element, resource ? 1 : 0, code, text, debug,
       UnsafeRawPointer(file.utf8Start).assumingMemoryBound(to: CChar.self),
       UnsafeRawPointer(function.utf8Start).assumingMemoryBound(to: CChar.self), Int32(line))
-  }
-}
-
-/// JSON text without Foundation: RFC 8259 strings and numbers, independent of locale.
-enum JSONText {
-  /// A finite double in Swift's shortest round-trip form ("0.5", "34.0", "1e-05",
-  /// always with '.' whatever the locale); NaN and infinities, which JSON cannot
-  /// express, become null.
-  static func number(_ value: Double) -> String {
-    value.isFinite ? value.description : "null"
-  }
-
-  /// A quoted string: '"', '\' and control characters escaped; the rest as UTF-8.
-  static func string(_ value: String) -> String {
-    var out = "\""
-    out.reserveCapacity(value.utf8.count + 2)
-    for scalar in value.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case "\u{08}": out += "\\b"
-      case "\u{0C}": out += "\\f"
-      case "\u{2028}": out += "\\u2028"  // valid JSON either way; escaped for JavaScript readers
-      case "\u{2029}": out += "\\u2029"
-      default:
-        if scalar.value < 0x20 || scalar.value == 0x7F {
-          let hex = String(scalar.value, radix: 16)
-          out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        } else {
-          out.unicodeScalars.append(scalar)
-        }
-      }
-    }
-    out += "\""
-    return out
   }
 }
 

@@ -14,7 +14,7 @@ enum FrameMetadata {
       return FaceRecord(
         x: Int32(box.x.rounded()), y: Int32(box.y.rounded()), width: Int32(box.width.rounded()),
         height: Int32(box.height.rounded()), confidence: face.detection.confidence, age: e.age,
-        ageMin: e.ageRange.lowerBound, ageMax: e.ageRange.upperBound, gender: e.gender.rawValue,
+        ageMin: e.reportedAgeRange.lowerBound, ageMax: e.reportedAgeRange.upperBound, gender: e.gender.rawValue,
         genderConfidence: e.genderConfidence, trackID: face.trackID, rawAge: face.raw?.age,
         rawGender: face.raw?.gender.rawValue, rawGenderConfidence: face.raw?.genderConfidence,
         landmarks: face.detection.landmarks.flatMap { [$0.x, $0.y] })

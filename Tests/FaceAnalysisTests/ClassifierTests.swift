@@ -15,12 +15,16 @@ final class ClassifierTests: XCTestCase {
     let estimates = try Fixtures.classifier().classify(image.view, faces: [box])
     XCTAssertEqual(estimates.count, 1)
     guard let estimate = estimates.first else { return }
-    // Measured: femaleProbability 0.989, age 28.9 (Eileen Collins was in her late thirties).
+    // Measured: femaleProbability 0.989 from the net, 0.84 calibrated (the nets
+    // are over-confident: see CalibrationTests); age 28.9 (Eileen Collins was in
+    // her late thirties).
     XCTAssertEqual(estimate.gender, .female)
-    XCTAssertGreaterThan(estimate.genderConfidence, 0.9)
+    XCTAssertGreaterThan(estimate.genderConfidence, 0.75)
     XCTAssertEqual(estimate.genderConfidence, estimate.femaleProbability)
     XCTAssertTrue((20...50).contains(estimate.age), "age \(estimate.age)")
     XCTAssertEqual(estimate.ageRange, estimate.age...estimate.age, "an expected-value age is a single point")
+    let interval = try XCTUnwrap(estimate.ageInterval, "calibrated: an 80% interval")
+    XCTAssertTrue(interval.contains(estimate.age) && interval.upperBound - interval.lowerBound > 10, "\(interval)")
   }
 
   func testBatchEqualsOneAtATime() throws {
@@ -90,16 +94,19 @@ final class ClassifierTests: XCTestCase {
     let zoomedOut = try classifier.classify(image.view, faces: [box])[0]
     XCTAssertGreaterThan(abs(standard.age - zoomedOut.age), 0.5, "\(standard) vs \(zoomedOut)")
   }
-  /// The age is the average over the chip and its mirror image: what the net
-  /// says, without averaging, of the chip and of the mirrored picture's chip.
-  /// The gender is the chip's alone.
-  func testAgeIsAveragedOverTheChipAndItsMirror() throws {
+  /// augment=mirror: gender log-odds and age probabilities averaged over the
+  /// chip and its mirror image, i.e. (as the expected age is linear in the
+  /// probabilities) what the net says, without augmentation, of the picture
+  /// and of the mirrored picture.
+  func testMirrorAugmentationAveragesTheChipAndItsMirror() throws {
     try Fixtures.requireModels()
     let image = try Fixtures.image(Fixtures.astronautPath)
     let face = Fixtures.astronautFace
     let classifier = try CydralAgeGenderClassifier(store: ModelStore(directory: Fixtures.modelDirectory))
+    classifier.calibrated = false
+    classifier.augmentation = .mirror
     let averaged = try XCTUnwrap(try classifier.classify(image.view, faces: [face]).first)
-    classifier.mirrorAveragedAge = false
+    classifier.augmentation = .none
     let plain = try XCTUnwrap(try classifier.classify(image.view, faces: [face]).first)
     // The picture mirrored left-right, and the box with it.
     let src = image.view.data.assumingMemoryBound(to: UInt8.self)
@@ -113,9 +120,69 @@ final class ClassifierTests: XCTestCase {
     let mirroredFace = Box(x: Double(image.width) - face.x - face.width, y: face.y, width: face.width, height: face.height)
     let other = try XCTUnwrap(try mirrored.withView { try classifier.classify($0, faces: [mirroredFace]) }.first)
     XCTAssertNotEqual(plain.age, other.age, "the two chips differ")
-    // Expected age is linear in the probabilities; the two chips sample pixel
-    // centres a fraction of a pixel apart, hence the tolerance.
-    XCTAssertEqual(averaged.age, (plain.age + other.age) / 2, accuracy: 0.5)
-    XCTAssertEqual(averaged.femaleProbability, plain.femaleProbability, accuracy: 1e-6, "gender from the chip alone")
+    // dlib's pyramid filters from the left edge of the face's region, so the
+    // mirrored picture's chip is not exactly the chip mirrored (a fraction of
+    // a pixel apart): hence the tolerances (measured: 0.63 years).
+    XCTAssertEqual(averaged.age, (plain.age + other.age) / 2, accuracy: 1.0)
+    func logit(_ p: Double) -> Double { log(p / (1 - p)) }
+    XCTAssertEqual(
+      logit(averaged.femaleProbability), (logit(plain.femaleProbability) + logit(other.femaleProbability)) / 2,
+      accuracy: 0.3)
+  }
+
+  /// A mirrored face chip is the chip flipped left-right, byte for byte.
+  func testMirroredFaceChipIsTheChipFlipped() throws {
+    let image = try Fixtures.image(Fixtures.astronautPath)
+    let chip = FaceChip(centerX: 224, centerY: 120, side: 150, angle: 0.1)
+    for size in [32, 64] {
+      let plain = try chip.pixels(from: image.view, size: size, border: .replicate)
+      let flipped = try chip.mirror.pixels(from: image.view, size: size, border: .replicate)
+      for y in 0..<size {
+        for x in 0..<size {
+          for c in 0..<3 {
+            XCTAssertEqual(flipped[(y * size + x) * 3 + c], plain[(y * size + size - 1 - x) * 3 + c])
+          }
+        }
+      }
+    }
+  }
+
+  /// augment=full reads 14 chips per net; its answer differs from the plain
+  /// chip's but stays close to it (shifts of 3% and scales of 5%).
+  func testFullAugmentationStaysNearThePlainChip() throws {
+    try Fixtures.requireModels()
+    let image = try Fixtures.image(Fixtures.astronautPath)
+    let classifier = try CydralAgeGenderClassifier(store: ModelStore(directory: Fixtures.modelDirectory))
+    classifier.calibrated = false
+    XCTAssertEqual(ChipAugmentation.full.ageVariants.count, 14)
+    XCTAssertEqual(Set(ChipAugmentation.full.ageVariants.map(\.mirrored)), [false, true])
+    classifier.augmentation = .none
+    let plain = try XCTUnwrap(try classifier.classify(image.view, faces: [Fixtures.astronautFace]).first)
+    classifier.augmentation = .full
+    let full = try XCTUnwrap(try classifier.classify(image.view, faces: [Fixtures.astronautFace]).first)
+    XCTAssertNotEqual(full.age, plain.age)
+    XCTAssertEqual(full.age, plain.age, accuracy: 8)
+    XCTAssertEqual(full.gender, plain.gender)
+  }
+
+  /// Absurd chips (a face under a pixel, a face far larger than the frame or far
+  /// outside it) give a chip, black where nothing of the image is; a non-finite
+  /// one is refused with an error, never a crash.
+  func testAbsurdFaceChipsAreSafe() throws {
+    let image = try Fixtures.image(Fixtures.astronautPath)
+    for chip in [
+      FaceChip(centerX: 100, centerY: 100, side: 0, angle: 0), FaceChip(centerX: 100, centerY: 100, side: -5, angle: 0),
+      FaceChip(centerX: 256, centerY: 256, side: 1e12, angle: 1), FaceChip(centerX: -1e15, centerY: 3e14, side: 40, angle: 0),
+      FaceChip(centerX: 5, centerY: 5, side: 3000, angle: 0.5, mirrored: true),
+    ] {
+      for border in [ChipBorder.black, .replicate] {
+        XCTAssertEqual(try chip.pixels(from: image.view, size: 32, border: border).count, 32 * 32 * 3, "\(chip)")
+      }
+    }
+    let far = try FaceChip(centerX: -1e15, centerY: 3e14, side: 40, angle: 0).pixels(
+      from: image.view, size: 32, border: .black)
+    XCTAssertTrue(far.allSatisfy { $0 == 0 }, "nothing of the image: black")
+    XCTAssertThrowsError(
+      try FaceChip(centerX: .nan, centerY: 1, side: 10, angle: 0).pixels(from: image.view, size: 32, border: .black))
   }
 }

@@ -59,7 +59,8 @@ final class LandmarkTests: XCTestCase {
     XCTAssertEqual(estimates.count, 1)
     guard let estimate = estimates.first else { return }
     XCTAssertEqual(estimate.gender, .female)
-    XCTAssertGreaterThan(estimate.genderConfidence, 0.8)
+    // Calibrated (the net's own 0.99 was over-confident on the tuning set).
+    XCTAssertGreaterThan(estimate.genderConfidence, 0.75)
     XCTAssertTrue((20...50).contains(estimate.age), "age \(estimate.age)")
   }
 

@@ -58,7 +58,9 @@ final class JSONElementTests: XCTestCase {
   /// One pipeline, two writers on the same analysed frames: one right after the
   /// element (480x270, the clip's size), one after videoconvert ! videoscale !
   /// 960x540 ! tee ! queue. One line per frame in both; the second's boxes are
-  /// the first's doubled.
+  /// the first's doubled. After the frames, both have the same person lines
+  /// (one per person: the element's events pass convert, scale, tee and queue)
+  /// and the summary line.
   func testLinesAfterConvertScaleTeeQueueHaveBoxesScaledTwice() throws {
     let video = try Fixtures.video("head-pose-face-detection-female-and-male.mp4")
     let dir = try temporaryDirectory()
@@ -71,7 +73,8 @@ final class JSONElementTests: XCTestCase {
         + "! agegenderjson location=\(scaled) ! fakesink")
     try pipeline.run(timeoutSeconds: 180)
 
-    let small = try readLines(direct), large = try readLines(scaled)
+    let smallLines = try readLines(direct), largeLines = try readLines(scaled)
+    let small = smallLines.filter { $0["event"] == nil }, large = largeLines.filter { $0["event"] == nil }
     XCTAssertEqual(small.count, 56, "one line per frame of the 56-frame clip")
     XCTAssertEqual(large.count, 56, "one line per frame of the 56-frame clip")
     var pairs = 0, facesSeen = 0, lastPTS = -1.0
@@ -107,6 +110,23 @@ final class JSONElementTests: XCTestCase {
     XCTAssertEqual(facesSeen, pairs)
     let genders = Set(large.flatMap { ($0["faces"] as? [[String: Any]] ?? []).compactMap { $0["gender"] as? String } })
     XCTAssertEqual(genders, ["female", "male"])
+
+    // The people and the summary, after the last frame, the same in both files.
+    for lines in [smallLines, largeLines] {
+      XCTAssertEqual(lines.count, 59, "56 frames, 2 people, 1 summary")
+      XCTAssertEqual(lines.suffix(3).map { $0["event"] as? String }, ["track", "track", "summary"])
+      XCTAssertTrue(lines.prefix(56).allSatisfy { $0["event"] == nil }, "an event line before the end of the stream")
+    }
+    XCTAssertEqual(
+      try String(contentsOfFile: direct, encoding: .utf8).split(separator: "\n").suffix(3),
+      try String(contentsOfFile: scaled, encoding: .utf8).split(separator: "\n").suffix(3))
+    let people = smallLines.filter { $0["event"] as? String == "track" }
+    XCTAssertEqual(Set(people.compactMap { $0["gender"] as? String }), ["female", "male"])
+    XCTAssertEqual(people.map { number($0["frames"]) }, [56, 56])
+    let summary = try XCTUnwrap(smallLines.last)
+    XCTAssertEqual(number(summary["people"]), 2)
+    XCTAssertEqual(number(summary["female"]), 1)
+    XCTAssertEqual(number(summary["male"]), 1)
   }
 
   func testUnwritableLocationIsAResourceErrorNamingThePath() throws {
@@ -198,7 +218,8 @@ final class JSONElementTests: XCTestCase {
     XCTAssertEqual(faces[0]["gender"] as? String, gender)
     XCTAssertTrue(faces[0]["confidence"] is NSNull)
     XCTAssertTrue(faces[0]["age_max"] is NSNull)
-    XCTAssertEqual(number(faces[0]["age"]), 1e-7)
+    // Foundation's parser is off by an ulp on 17-digit numbers; the text itself reads back exactly (below).
+    XCTAssertEqual(number(faces[0]["age"]) ?? 0, 1e-7, accuracy: 1e-21)
     XCTAssertEqual(number(faces[0]["x"]), -3)
     XCTAssertEqual((faces[0]["track_id"] as? NSNumber)?.uint64Value, 1 << 40)
     // A buffer without meta and caps without a frame size.
@@ -209,6 +230,11 @@ final class JSONElementTests: XCTestCase {
     let raw = try String(contentsOfFile: path, encoding: .utf8)
     XCTAssertEqual(raw.filter { $0 == "\n" }.count, 3)
     XCTAssertFalse(raw.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" })
-    XCTAssertTrue(raw.contains("\"age\":1e-07"), raw)
+    // json-glib writes doubles with 17 significant digits: a correctly rounding reader (strtod) gets them back exactly.
+    let age = try XCTUnwrap(raw.range(of: "\"age\":"), raw)
+    let ageText = String(raw[age.upperBound...].prefix { $0 != "," })
+    XCTAssertEqual(ageText, "9.9999999999999995e-08")
+    XCTAssertEqual(strtod(ageText, nil), 1e-7)
+    XCTAssertTrue(raw.contains("\"gender_confidence\":0.75,"), raw)
   }
 }

@@ -45,11 +45,13 @@ final class MQTTTests: XCTestCase {
     try pipeline.run(timeoutSeconds: 180)
 
     let written = try fileLines(path)
-    XCTAssertEqual(written.count, 56, "one line per frame of the 56-frame clip")
+    // One line per frame of the 56-frame clip, then one per person and the summary (issue 12).
+    XCTAssertEqual(written.count, 56 + 2 + 1, "one line per frame of the 56-frame clip, 2 people, the summary")
     let received = subscriber.wait(for: written.count, seconds: 15)
     XCTAssertEqual(received, written, "the messages are not the file's lines, in order")
+    XCTAssertTrue(received.suffix(3).allSatisfy { $0.hasPrefix("{\"event\":") }, "\(received.suffix(3))")
     var faces = 0
-    for line in received {
+    for line in received.prefix(56) {
       let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], line)
       XCTAssertEqual(Set(object.keys), ["pts", "running_time", "width", "height", "faces"])
       faces += (object["faces"] as? [Any])?.count ?? 0

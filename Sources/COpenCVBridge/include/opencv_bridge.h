@@ -141,6 +141,38 @@ int32_t agb_classify_chips(agb_net *net, const agb_image *image, const float *tr
 int32_t agb_extract_chip(const agb_image *image, const float transform[6], agb_image *chip,
                          agb_error *err);
 
+/*
+ * A face chip as dlib places it (chip_details from get_face_chip_details): the
+ * chip's corner pixels sample the corners of a square of side `side` (dlib's
+ * rect.right() - rect.left()) centred at (cx, cy) in image pixels, rotated by
+ * `angle` radians about its centre; `mirror` non-zero flips the chip left-right.
+ */
+typedef struct {
+  double cx, cy, side, angle;
+  int32_t mirror;
+} agb_face_chip;
+
+/* How face chips treat pixels beyond the image. */
+typedef enum {
+  AGB_BORDER_BLACK = 0,     /* as dlib: black */
+  AGB_BORDER_REPLICATE = 1, /* the image's edge pixels repeated */
+} agb_chip_border;
+
+/*
+ * Cuts each face chip exactly as dlib's extract_image_chip does (its 2x image
+ * pyramid, then bilinear sampling; face_chip.cpp) at the network's input size
+ * and classifies it, one forward per chip. out receives count * classes floats.
+ * Returns classes, or -1.
+ */
+int32_t agb_classify_face_chips(agb_net *net, const agb_image *image, const agb_face_chip *chips, int32_t count,
+                                int32_t border, const agb_input_spec *spec, float *out, int32_t out_capacity,
+                                agb_error *err);
+
+/* Writes one face chip (as agb_classify_face_chips cuts it) into `chip`, a
+ * square image of the source's pixel format. For tests and tools. Returns 0, or -1. */
+int32_t agb_extract_face_chip(const agb_image *image, const agb_face_chip *face, int32_t border, agb_image *chip,
+                              agb_error *err);
+
 /* Converts a planar YUV frame to packed BGR of the same size in `dst`
  * (BGR, at least as large). Returns 0, or -1. */
 int32_t agb_yuv_to_bgr(const agb_image *src, agb_image *dst, agb_error *err);

@@ -1,0 +1,87 @@
+/// One extra look at a face: its chip moved by (dx, dy) and scaled by
+/// `scale` (in units of the chip's side), optionally mirrored.
+public struct ChipVariant: Equatable, Sendable {
+  public var dx, dy, scale: Double
+  public var mirrored: Bool
+
+  public init(dx: Double = 0, dy: Double = 0, scale: Double = 1, mirrored: Bool = false) {
+    self.dx = dx
+    self.dy = dy
+    self.scale = scale
+    self.mirrored = mirrored
+  }
+
+  public static let plain = ChipVariant()
+
+  func apply(to chip: FaceChip) -> FaceChip {
+    var c = dx == 0 && dy == 0 && scale == 1 ? chip : chip.jittered(dx: dx, dy: dy, scale: scale)
+    if mirrored { c = c.mirror }
+    return c
+  }
+}
+
+/// Test-time augmentation: which chips each net reads per face. Gender
+/// log-odds and age probabilities are averaged over them. Accuracy and cost
+/// per mode on ../shared/testdata/tuning are in docs/accuracy.md.
+public enum ChipAugmentation: String, CaseIterable, Sendable {
+  /// The chip alone.
+  case none
+  /// The chip and its mirror image, for both nets.
+  case mirror
+  /// The chip and its mirror image, each also shifted and scaled a little.
+  case full
+
+  /// The best accuracy per cost on the tuning set: `full` (7x the forwards)
+  /// was no better there (docs/accuracy.md).
+  public static let defaultValue = ChipAugmentation.mirror
+
+  public var ageVariants: [ChipVariant] { variants }
+  public var genderVariants: [ChipVariant] { variants }
+
+  private var variants: [ChipVariant] {
+    switch self {
+    case .none: return [.plain]
+    case .mirror: return [.plain, ChipVariant(mirrored: true)]
+    case .full:
+      let looks = [
+        ChipVariant.plain, ChipVariant(dx: -0.03), ChipVariant(dx: 0.03), ChipVariant(dy: -0.03),
+        ChipVariant(dy: 0.03), ChipVariant(scale: 0.95), ChipVariant(scale: 1.05),
+      ]
+      return looks.flatMap { [$0, ChipVariant(dx: $0.dx, dy: $0.dy, scale: $0.scale, mirrored: true)] }
+    }
+  }
+
+  /// Fitted on ../shared/testdata/tuning with this mode (scripts/fit_calibration.py).
+  public var calibration: Calibration {
+    switch self {
+    case .none:
+      return Calibration(
+        gender: GenderCalibration(slope: 0.440, offset: 0),
+        age: AgeCalibration(
+          from: [1.06, 15.92, 28.58, 39.23, 51.41, 69.81],
+          to: [2.0, 14.0, 28.0, 42.0, 53.0, 71.0]),
+        ageInterval: AgeIntervalCalibration(low: -0.3842, high: 0.3224))
+    case .mirror:
+      return Calibration(
+        gender: GenderCalibration(slope: 0.470, offset: 0),
+        age: AgeCalibration(
+          from: [1.09, 16.60, 28.84, 39.36, 50.62, 69.99],
+          to: [2.0, 14.0, 28.0, 43.0, 53.0, 72.0]),
+        ageInterval: AgeIntervalCalibration(low: -0.3749, high: 0.3118))
+    case .full:
+      return Calibration(
+        gender: GenderCalibration(slope: 0.435, offset: 0),
+        age: AgeCalibration(
+          from: [1.34, 16.41, 28.89, 38.51, 50.04, 68.01],
+          to: [2.0, 13.0, 27.0, 44.0, 53.0, 72.0]),
+        ageInterval: AgeIntervalCalibration(low: -0.3546, high: 0.3424))
+    }
+  }
+}
+
+extension ChipBorder {
+  /// Repeating the edge beat dlib's black on the tuning set's tight 200x200
+  /// crops, whose padded chips reach past the image (docs/accuracy.md); in a
+  /// frame with context around the face the two are the same chip.
+  public static let defaultValue = ChipBorder.replicate
+}
