@@ -13,7 +13,7 @@ SKIMAGE    = scikit-image==0.26.0
 
 export GST_PLUGIN_PATH := $(CURDIR)/$(PLUGIN_DIR)
 
-.PHONY: all deps build models demo test eval bench docs clean reference-venv
+.PHONY: all deps build models demo test eval bench bench-streams docs clean reference-venv
 
 all: build
 
@@ -85,6 +85,13 @@ bench: build models models-levi-hassner
 # Regenerates docs/properties.md's tables from the elements (DocsDriftTests checks them in make test).
 docs: build
 	AGEGENDER_UPDATE_DOCS=1 $(SWIFT) test -c $(CONFIG) --filter DocsDriftTests/testPropertiesDocMatchesEveryElementProperty
+
+# Many cameras in one process (issue 14): only the streams table of bench/bench.py
+# (1, 2, 4, 8 branches at 480x270 and 720p; `make bench` runs it too, after the rest).
+bench-streams: build models
+	@dpkg-query -W time >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends time; }
+	/usr/bin/python3 bench/bench.py --streams-only --repeats $(BENCH_REPEATS)
 
 clean:
 	rm -rf .build build out $(VENV)

@@ -18,7 +18,18 @@ fps is frames / the time gst-launch reports from PLAYING to EOS (model loading i
 start() is outside it; python-loop times its loop the same way). Peak RSS is
 /usr/bin/time's maximum resident set of the whole process.
 
-Usage: bench.py [--repeats N] [--skip-270p] [--skip-live]
+Streams (issue 14, many cameras in one process): N branches of
+`filesrc ! decodebin ! videoconvert ! agegender ! fakesink` in one gst-launch, for N in
+--streams (default 1,2,4,8), at 480x270 and 1280x720: total fps with sync=false and
+peak RSS; then paced (sync=true, the clip's 25 fps per stream, fakesink max-lateness
+20 ms as a display sink's, qos=true): frames each sink dropped (its QoS messages) and
+each element's p99 latency (latency tracer); and last the issue's targets for 8 streams
+at 480x270 (peak RSS <= 2x one stream's, total fps >= 90% of one stream's, paced: no
+frame dropped, p99 <= 40 ms). `--streams-only` runs just that table (with
+--repeats for the sync=false runs; paced runs once).
+
+Usage: bench.py [--repeats N] [--skip-270p] [--skip-live] [--streams 1,2,4,8] [--skip-streams]
+                [--streams-only]
 """
 import argparse
 import os
@@ -122,6 +133,84 @@ def live_latency(video, extra=()):
     return p(0.99)
 
 
+def branches(video, n, sync, extra=""):
+    """n independent branches in one gst-launch description; element agI, sink sinkI."""
+    sink = ("fakesink sync=true qos=true max-lateness=20000000" if sync else "fakesink sync=false")
+    return " ".join(f"filesrc location={video} ! decodebin ! videoconvert ! agegender name=ag{i} {extra} "
+                    f"! {sink} name=sink{i}" for i in range(n))
+
+
+def paced_streams(video, n):
+    """One sync=true run of n branches: per stream (frames dropped, p99 element latency ms), and peak RSS."""
+    env = dict(ENV, GST_TRACERS="latency(flags=element)", GST_DEBUG="GST_TRACER:7")
+    cmd = ["/usr/bin/time", "-f", "RSS %M", "gst-launch-1.0", "-m"] + branches(video, n, sync=True).split()
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
+    text = out.stdout + out.stderr
+    if out.returncode != 0:
+        raise RuntimeError(f"paced run of {n} streams failed\n{text[-2000:]}")
+    latencies = {}
+    for name, ns in re.findall(r"element-latency.*?element=\(string\)(ag\d+),.*?time=\(guint64\)(\d+)", text):
+        latencies.setdefault(name, []).append(int(ns) / 1e6)
+    dropped = {}
+    # gst-launch -m: 'Got message #N from element "sinkI" (qos): GstMessageQOS, ... dropped=(guint64)D, ...'
+    for name, count in re.findall(r'from element "(sink\d+)" \(qos\).*?dropped=\(guint64\)(\d+)', text):
+        dropped[name] = max(dropped.get(name, 0), int(count))
+    rows = []
+    for i in range(n):
+        values = sorted(latencies.get(f"ag{i}", []))
+        if not values:
+            raise RuntimeError(f"no latency tracer records for ag{i}\n" + text[-2000:])
+        rows.append((dropped.get(f"sink{i}", 0), values[min(len(values) - 1, int(0.99 * len(values)))], len(values)))
+    return rows, int(re.search(r"RSS (\d+)", text).group(1)) / 1024
+
+
+def streams_table(title, video, frames, counts, repeats):
+    """Total fps (sync=false) and peak RSS, then the paced run, for each number of streams."""
+    results = {}
+    for n in counts:
+        runs = []
+        for r in range(repeats):
+            seconds, rss = gst(branches(video, n, sync=False))
+            runs.append((n * frames / seconds, rss))
+            print(f"  [{title} streams] {n} x sync=false repeat {r + 1}/{repeats}: {n * frames / seconds:.1f} fps, "
+                  f"{rss:.0f} MB", file=sys.stderr)
+        paced, paced_rss = paced_streams(video, n)
+        print(f"  [{title} streams] {n} x paced: dropped {[d for d, _, _ in paced]}, "
+              f"p99 ms {[round(p, 1) for _, p, _ in paced]}", file=sys.stderr)
+        results[n] = (statistics.median(f for f, _ in runs), max(max(m for _, m in runs), paced_rss), paced)
+    one = results[counts[0]] if counts[0] == 1 else None
+    print(f"\n### streams at {title}: {frames} frames per stream; fps median of {repeats}, paced run once\n")
+    print("| streams | total fps (sync=false) | × one stream | peak RSS MB | × one stream | "
+          "paced: frames dropped per stream | paced: p99 element latency ms per stream |")
+    print("|---:|---:|---:|---:|---:|---|---|")
+    for n, (fps, rss, paced) in results.items():
+        rel = (f"{fps / one[0]:.2f}", f"{rss / one[1]:.2f}") if one else ("", "")
+        print(f"| {n} | {fps:.1f} | {rel[0]} | {rss:.0f} | {rel[1]} | {' '.join(str(d) for d, _, _ in paced)} | "
+              f"{' '.join(f'{p:.1f}' for _, p, _ in paced)} |")
+    return results
+
+
+def streams_targets(results):
+    """Issue 14's targets for the most streams measured (8 by default) against one stream, 480x270."""
+    if 1 not in results or len(results) < 2:
+        return
+    most = max(results)
+    fps1, rss1, _ = results[1]
+    fps, rss, paced = results[most]
+    rows = [
+        (f"{most} streams peak RSS × one stream's", rss / rss1, "<=", 2.0),
+        (f"{most} streams total fps × one stream's", fps / fps1, ">=", 0.9),
+        (f"{most} streams paced: most frames dropped by a stream", max(d for d, _, _ in paced), "<=", 0),
+        (f"{most} streams paced: worst p99 element latency ms", max(p for _, p, _ in paced), "<=", 40.0),
+    ]
+    print("\n### targets for many streams (480x270, this run)\n")
+    print("| figure | measured | target | met |")
+    print("|---|---:|---:|---|")
+    for name, value, op, goal in rows:
+        met = value >= goal if op == ">=" else value <= goal
+        print(f"| {name} | {value:.2f} | {op} {goal:g} | {'yes' if met else 'no'} |")
+
+
 def targets(med, p99):
     """Each target of the detector issue, with the figure this run measured."""
     rows = [
@@ -145,7 +234,11 @@ def main():
     args.add_argument("--repeats", type=int, default=5)
     args.add_argument("--skip-270p", action="store_true")
     args.add_argument("--skip-live", action="store_true")
+    args.add_argument("--streams", default="1,2,4,8", help="numbers of streams for the streams table")
+    args.add_argument("--skip-streams", action="store_true")
+    args.add_argument("--streams-only", action="store_true")
     opts = args.parse_args()
+    counts = sorted({int(c) for c in opts.streams.split(",") if c.strip()})
     for path in (VIDEO_720, os.path.join(PLUGINS, "libgstagegender.so")):
         if not os.path.exists(path):
             sys.exit(f"missing {path} (run make build; the input is in ../shared/testdata)")
@@ -154,16 +247,22 @@ def main():
                     for n in ("age_net.caffemodel", "gender_net.caffemodel"))
     print(f"gst-agegender benchmark on {os.uname().nodename}, {os.cpu_count()} cores")
     frames = count_frames(VIDEO_720) or 328
-    hd = table("1280x720", VIDEO_720, frames, opts.repeats, have_seed)
-    if not opts.skip_270p:
-        with tempfile.TemporaryDirectory() as tmp:
-            small = os.path.join(tmp, "bench-walk-270p.mp4")
+    with tempfile.TemporaryDirectory() as tmp:
+        small = os.path.join(tmp, "bench-walk-270p.mp4")
+        if not opts.skip_270p or not opts.skip_streams:
             subprocess.run(["gst-launch-1.0", "-q", "filesrc", f"location={VIDEO_720}", "!", "decodebin", "!",
                             "videoconvert", "!", "videoscale", "!", "video/x-raw,width=480,height=270", "!",
                             "x264enc", "!", "mp4mux", "!", "filesink", f"location={small}"], check=True)
-            table("480x270", small, frames, opts.repeats, have_seed)
-    p99 = None if opts.skip_live else live_latency(VIDEO_720)
-    targets(hd, p99)
+        if not opts.streams_only:
+            hd = table("1280x720", VIDEO_720, frames, opts.repeats, have_seed)
+            if not opts.skip_270p:
+                table("480x270", small, frames, opts.repeats, have_seed)
+            p99 = None if opts.skip_live else live_latency(VIDEO_720)
+            targets(hd, p99)
+        if opts.streams_only or not opts.skip_streams:
+            results = streams_table("480x270", small, frames, counts, opts.repeats)
+            streams_table("1280x720", VIDEO_720, frames, counts, opts.repeats)
+            streams_targets(results)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,9 @@ packages=(
   # agegenderjson's lines through json-glib (issue 12); the audience report's
   # tests open it in a real headless browser.
   libjson-glib-dev chromium
+  # Many cameras (issue 14): the tests and examples serve clips over RTSP from
+  # PyGObject (gst-rtsp-server); rtspsrc itself is in plugins-good.
+  gir1.2-gst-rtsp-server-1.0
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -17,7 +17,9 @@ import Synchronization
 /// size gives garbage at another (after 320x192, a 640x384 input gave 351
 /// "faces"; a fresh net 3). So the detector keeps one net per input size,
 /// loaded on first use (the sizes follow the negotiated caps, so in a stream
-/// that is one net for the main pass and one for the close-up pass).
+/// that is one net for the main pass and one for the close-up pass). The nets
+/// come from `ModelCache`: detectors of one process (one per camera) that run
+/// at the same input size share one net.
 public final class CenterFaceDetector: FaceDetector {
   private let manifest: ModelManifest
   private let store: ModelStore
@@ -49,11 +51,15 @@ public final class CenterFaceDetector: FaceDetector {
     self.store = store
     self.inputSize = inputSize
     self.closeUpPadding = closeUpPadding
-    // Load (and check) the net at the manifest's size now, so a missing or
-    // damaged file fails at start, naming the file, not on the first frame.
-    // It is not kept: frames need nets of their own sizes, and each loaded net
-    // holds its activations (~10 MB at 480x256).
-    _ = try DNNNetwork(manifest: manifest, store: store, inputSize: (32, 32))
+    // Load (and check) a net now, so a missing or damaged file fails at start,
+    // naming the file, not on the first frame. It is not kept: frames need
+    // nets of their own sizes, and each loaded net holds its activations
+    // (~10 MB at 480x256). Once a net of this file (unchanged) has loaded in
+    // the process (another stream, an earlier start), it is known to load:
+    // no check (a stream stopped and started again loads nothing extra).
+    if try !DNNNetwork.hasLoaded(manifest: manifest, store: store) {
+      _ = try DNNNetwork(manifest: manifest, store: store, inputSize: (32, 32))
+    }
   }
 
   /// The network input for a `width` x `height` frame with `padding` (a

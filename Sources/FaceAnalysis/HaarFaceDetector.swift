@@ -23,8 +23,12 @@ import COpenCVBridge
 /// confidence 0.25); at the default threshold 0.5 this keeps 29 of 32 real faces
 /// and drops 8 of 9 false ones. Other cascades sum on other scales (the `alt`
 /// cascades' last threshold is ~106, not ~-3): recalibrate before relying on it.
+///
+/// The loaded cascade comes from `ModelCache` (one per file and model instance
+/// in a process); the bridge serialises detections per cascade.
 public final class HaarFaceDetector: FaceDetector {
-  private let handle: OpaquePointer
+  private let cascade: SharedModel<OpaquePointer>
+  private var handle: OpaquePointer { cascade.value }
   /// The cascade file this detector was loaded from.
   public let cascadePath: String
   /// Image pyramid step (> 1); smaller finds more faces, slower.
@@ -49,18 +53,26 @@ public final class HaarFaceDetector: FaceDetector {
 
   public init(cascadePath: String = HaarFaceDetector.defaultCascadePath, scaleFactor: Double = 1.1,
     minNeighbors: Int = 5, minSize: Int = 24, maxSize: Int = 0, equalizeHistogram: Bool = false,
-    levelWeightConfidence: Bool = false, capacity: Int = 256) throws {
+    levelWeightConfidence: Bool = false, capacity: Int = 256, modelInstance: String = "") throws {
     guard let size = FileSystem.fileSize(cascadePath) else {
       throw FaceAnalysisError.modelMissing(
         path: cascadePath,
         hint: "install Debian's opencv-data package (scripts/install-deps.sh does) or set the cascade path")
     }
     guard size > 0 else { throw FaceAnalysisError.modelInvalid(path: cascadePath, reason: "the file is empty") }
-    var error = agb_error()
-    guard let loaded = agb_cascade_load(cascadePath, &error) else {
-      throw FaceAnalysisError.modelInvalid(path: cascadePath, reason: error.text)
+    guard let identity = ModelCache.FileIdentity(path: cascadePath) else {
+      throw FaceAnalysisError.modelMissing(path: cascadePath, hint: "the file vanished while being opened")
     }
-    handle = loaded
+    cascade = try ModelCache.shared.model(
+      ModelCache.Key(instance: modelInstance, kind: "haar", files: [identity]),
+      load: {
+        var error = agb_error()
+        guard let loaded = agb_cascade_load(cascadePath, &error) else {
+          throw FaceAnalysisError.modelInvalid(path: cascadePath, reason: error.text)
+        }
+        return loaded
+      },
+      free: { agb_cascade_free($0) })
     self.cascadePath = cascadePath
     self.scaleFactor = scaleFactor
     self.minNeighbors = minNeighbors
@@ -70,8 +82,6 @@ public final class HaarFaceDetector: FaceDetector {
     self.levelWeightConfidence = levelWeightConfidence
     self.capacity = max(1, capacity)
   }
-
-  deinit { agb_cascade_free(handle) }
 
   /// Margin (level weight minus the last stage's threshold) that maps to confidence 0.5.
   public static let levelWeightMidpoint = 6.0

@@ -1,6 +1,9 @@
 /// dlib's 5-point shape predictor (ShapePredictor: dlib's file, run in Swift).
+/// Read once per file and model instance in a process (`ModelCache`): the
+/// predictor is read-only, so every stream's landmarker shares it.
 public final class FaceLandmarker: Sendable {
-  public let predictor: ShapePredictor
+  private let shared: SharedModel<ShapePredictor>
+  public var predictor: ShapePredictor { shared.value }
   public static let defaultModel = "dlib-landmarks5"
 
   public init(store: ModelStore, model: String = FaceLandmarker.defaultModel) throws {
@@ -8,7 +11,13 @@ public final class FaceLandmarker: Sendable {
     guard manifest.role == .landmarks else {
       throw FaceAnalysisError.modelInvalid(path: manifest.file, reason: "model '\(model)' is not a landmark model")
     }
-    predictor = try ShapePredictor(contentsOf: try store.files(of: manifest).weights)
+    let path = try store.files(of: manifest).weights
+    guard let identity = ModelCache.FileIdentity(path: path) else {
+      throw FaceAnalysisError.modelMissing(path: path, hint: store.fetchHint(group: manifest.group))
+    }
+    shared = try ModelCache.shared.model(
+      ModelCache.Key(instance: store.modelInstance, kind: "shape-predictor", files: [identity]),
+      load: { try ShapePredictor(contentsOf: path) })
   }
 
   /// Landmarks per face, (x, y) in image pixels, in the model's part order.

@@ -3,12 +3,17 @@
 /// so a missing file is reported by name together with the command that fetches it.
 public struct ModelStore: Sendable {
   public let directory: String
+  /// Models loaded through stores of the same instance name are loaded once
+  /// and shared (`ModelCache`); the empty name is the process-wide default.
+  /// The element's `model-instance-id`, in DL Streamer's manner.
+  public let modelInstance: String
 
   /// Environment variable that overrides the default model directory.
   public static let environmentVariable = "AGEGENDER_MODEL_DIR"
 
-  public init(directory: String) {
+  public init(directory: String, modelInstance: String = "") {
     self.directory = directory
+    self.modelInstance = modelInstance
   }
 
   public var weightsDirectory: String { FileSystem.join(directory, "weights") }

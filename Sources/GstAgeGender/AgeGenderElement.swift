@@ -161,6 +161,10 @@ final class AgeGenderElement: @unchecked Sendable {
       "calibration", nick: "Calibrated outputs",
       blurb: "Calibrate the Cydral nets' outputs as fitted on a labelled tuning set: gender-confidence, the age, and age-min/age-max as an interval holding ~80% of true ages; off: the nets' own probability and expected age, age-min = age-max = age (for fitting)",
       \.calibration, mutableWhilePlaying: false),
+    .string(
+      "model-instance-id", nick: "Model instance id",
+      blurb: "Elements of one process with the same id share each loaded model (one copy per model file and input size, freed when the last of them stops; inference on a shared net runs one frame at a time); unset: the default instance, shared by every element that leaves it unset. Give an element an id of its own for models of its own",
+      \.modelInstanceID, mutableWhilePlaying: false),
   ])
 
   struct Settings: ElementSettings {
@@ -189,6 +193,7 @@ final class AgeGenderElement: @unchecked Sendable {
     var minTrackFrames: Int32 = 17
     var augment = AugmentKind(ChipAugmentation.defaultValue)
     var calibration = true
+    var modelInstanceID: String? = nil
 
     var analysisOptions: VideoAnalysisOptions {
       VideoAnalysisOptions(
@@ -292,7 +297,9 @@ final class AgeGenderElement: @unchecked Sendable {
   func start(_ element: UnsafeMutablePointer<GstElement>) -> Bool {
     let s = settings.withLock { $0 }
     let directory = PluginLocation.shared.resolveModelDirectory(explicit: s.modelDir)
-    let store = ModelStore(directory: directory)
+    // Models are shared with every element of the process with the same
+    // model-instance-id (ModelCache); unset and empty are the default instance.
+    let store = ModelStore(directory: directory, modelInstance: s.modelInstanceID ?? "")
     do {
       var ssd: SSDFaceDetector?, centerFace: CenterFaceDetector?, haar: HaarFaceDetector?
       let detector: any FaceDetector
@@ -305,7 +312,8 @@ final class AgeGenderElement: @unchecked Sendable {
         detector = ssd!
       case .haar:
         haar = try HaarFaceDetector(
-          cascadePath: s.cascade, scaleFactor: s.scaleFactor, minNeighbors: Int(s.minNeighbors))
+          cascadePath: s.cascade, scaleFactor: s.scaleFactor, minNeighbors: Int(s.minNeighbors),
+          modelInstance: store.modelInstance)
         detector = haar!
       }
       let classifier: any AgeGenderClassifier

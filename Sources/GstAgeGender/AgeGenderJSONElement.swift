@@ -14,9 +14,9 @@ import Synchronization
 ///
 /// Because it reads our meta, it can sit anywhere after `agegender`: after
 /// videoconvert, videoscale (the boxes are those of the scaled frame), queue, tee.
-/// Each line:
+/// Each frame line (`source_id` only when the `source-id` property is set):
 ///
-///     {"pts":40000000,"running_time":40000000,"width":960,"height":540,
+///     {"source_id":"cam1","pts":40000000,"running_time":40000000,"width":960,"height":540,
 ///      "faces":[{"x":..,"y":..,"width":..,"height":..,"confidence":..,"age":..,
 ///                "age_min":..,"age_max":..,"gender":"female","gender_confidence":..,"track_id":0,
 ///                "landmarks":[[x,y],[x,y],[x,y],[x,y],[x,y]]}]}
@@ -81,6 +81,10 @@ final class AgeGenderJSONElement: @unchecked Sendable {
       "mqtt-max-queue", nick: "MQTT maximum queue",
       blurb: "Messages kept while the broker is unreachable (sent on reconnection); beyond it the oldest are dropped and a warning gives the count",
       \.mqttMaxQueue, range: 0...10_000_000, mutableWhilePlaying: false),
+    .string(
+      "source-id", nick: "Source id",
+      blurb: "Names the stream (e.g. a camera) in every line (frames and events), as \"source_id\", for several streams written to one broker or folder; unset: no such field",
+      \.sourceID, mutableWhilePlaying: false),
   ])
 
   struct Settings: ElementSettings {
@@ -94,6 +98,7 @@ final class AgeGenderJSONElement: @unchecked Sendable {
     var mqttPassword: String? = nil
     var mqttTLSCAFile: String? = nil
     var mqttMaxQueue: Int32 = 1000
+    var sourceID: String? = nil
 
     /// The broker settings, or nil when MQTT is off (no host).
     var mqttOptions: MQTTPublisher.Options? {
@@ -116,6 +121,8 @@ final class AgeGenderJSONElement: @unchecked Sendable {
     var lines: UInt64 = 0
     /// Set when mqtt-host is: every line is also one MQTT message.
     var mqtt: MQTTPublisher? = nil
+    /// The source-id property, written in every frame line (nil or empty: not written).
+    var sourceID: String? = nil
   }
 
   let settings = Mutex(Settings())
@@ -190,6 +197,7 @@ final class AgeGenderJSONElement: @unchecked Sendable {
       opened.mqtt = publisher
       JSONDebug.info(element, "publishing JSON lines to MQTT \(publisher.endpoint) topic \(mqttOptions.topic)")
     }
+    opened.sourceID = s.sourceID.flatMap { $0.isEmpty ? nil : $0 }
     let ready = opened
     state.withLock { $0 = ready }
     return true
@@ -262,7 +270,7 @@ final class AgeGenderJSONElement: @unchecked Sendable {
         return GST_FLOW_ERROR
       }
       let line = Self.jsonText(
-        pts: agb_clock_time_is_valid(pts) != 0 ? UInt64(pts) : nil, runningTime: runningTime,
+        sourceID: state!.sourceID, pts: agb_clock_time_is_valid(pts) != 0 ? UInt64(pts) : nil, runningTime: runningTime,
         width: metaWidth ?? state!.capsWidth, height: metaHeight ?? state!.capsHeight, faces: faces)
       return emit(element, line, into: &state!) ? GST_FLOW_OK : GST_FLOW_ERROR
     }
@@ -273,17 +281,23 @@ final class AgeGenderJSONElement: @unchecked Sendable {
   /// the line could not be written (an element error was posted).
   func audienceEvent(_ element: UnsafeMutablePointer<GstElement>, _ event: UnsafeMutablePointer<GstEvent>) -> Bool {
     guard let structure = gst_event_get_structure(event) else { return true }
-    let line: String
+    let members: (JSONWriter) -> Void
     if let person = PersonTrack(structure: structure) {
-      line = person.jsonText()
+      members = { person.writeMembers($0) }
     } else if let summary = AudienceSummary(structure: structure) {
-      line = summary.jsonText()
+      members = { summary.writeMembers($0) }
     } else {
       return true
     }
     return state.withLock { state in
       guard state != nil else { return true }
-      return emit(element, line, into: &state!)
+      // Event lines name their stream too (source-id), first as in the frame lines.
+      let json = JSONWriter()
+      json.object {
+        if let sourceID = state!.sourceID { json.member("source_id", sourceID) }
+        members(json)
+      }
+      return emit(element, json.text(), into: &state!)
     }
   }
 
@@ -319,9 +333,11 @@ final class AgeGenderJSONElement: @unchecked Sendable {
   // MARK: JSON
 
   /// One frame's JSON object (without the newline), in json-glib's text.
-  static func jsonText(pts: UInt64?, runningTime: UInt64?, width: Int32?, height: Int32?, faces: [FaceRecord]) -> String {
+  static func jsonText(sourceID: String? = nil, pts: UInt64?, runningTime: UInt64?, width: Int32?, height: Int32?,
+    faces: [FaceRecord]) -> String {
     let json = JSONWriter()
     json.object {
+      if let sourceID { json.member("source_id", sourceID) }
       json.member("pts", pts)
       json.member("running_time", runningTime)
       json.member("width", width)

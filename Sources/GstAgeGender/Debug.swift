@@ -10,6 +10,12 @@ enum Debug {
     }
   }
 
+  /// Whether messages of `level` would be logged now.
+  static func isEnabled(_ level: GstDebugLevel) -> Bool {
+    guard let category else { return false }
+    return level.rawValue <= gst_debug_category_get_threshold(category).rawValue
+  }
+
   static func log(_ level: GstDebugLevel, _ object: UnsafeMutableRawPointer?, _ message: @autoclosure () -> String,
     file: StaticString = #fileID, function: StaticString = #function, line: Int = #line) {
     guard let category, level.rawValue <= gst_debug_category_get_threshold(category).rawValue else { return }

@@ -1,5 +1,6 @@
 import AgeGenderMeta
 import CGStreamer
+import FaceAnalysis
 
 // GStreamer loads libgstagegender.so and calls gst_plugin_agegender_get_desc
 // (the name is derived from the file name). Everything registers eagerly in
@@ -12,6 +13,10 @@ private let pluginInit: GstPluginInitFunc = { plugin in
     PluginLocation.shared.set(String(cString: filename))
   }
   Debug.register()
+  // Loads, shares and frees of the process-wide model cache (GST_DEBUG=agegender:4).
+  ModelCache.shared.setObserver(isListening: { Debug.isEnabled(GST_LEVEL_INFO) }) { event, key in
+    Debug.info(nil, "models: \(event.rawValue) \(key)")
+  }
   guard AgeGenderMeta.register() else { return 0 }
   // Enum types before any class_init can ask for them.
   _ = AgeGenderElement.detectorType

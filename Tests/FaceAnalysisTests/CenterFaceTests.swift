@@ -1,4 +1,5 @@
 import FaceAnalysis
+import Foundation
 import XCTest
 
 /// CenterFaceDetector: its decoding on made-up outputs, its input layout, and
@@ -140,7 +141,9 @@ final class CenterFaceTests: XCTestCase {
     for size in [256, 160, 448, 256, 96] {
       reused.inputSize = size
       let again = try reused.detect(in: image.view, threshold: 0.4)
-      let fresh = try CenterFaceDetector(store: store, inputSize: size).detect(in: image.view, threshold: 0.4)
+      // A model instance of its own: a freshly loaded net, not the cache's shared one.
+      let own = ModelStore(directory: store.directory, modelInstance: "fresh-\(size)-\(UUID().uuidString)")
+      let fresh = try CenterFaceDetector(store: own, inputSize: size).detect(in: image.view, threshold: 0.4)
       XCTAssertEqual(again.count, fresh.count, "size \(size)")
       XCTAssertEqual(fresh.count, 1, "size \(size): \(fresh)")
       for (a, b) in zip(again, fresh) {

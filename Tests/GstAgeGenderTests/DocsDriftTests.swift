@@ -67,7 +67,7 @@ final class DocsDriftTests: XCTestCase {
     let output = FileManager.default.temporaryDirectory.appendingPathComponent("docs-drift-\(getpid()).jsonl").path
     defer { try? FileManager.default.removeItem(atPath: output) }
     let pipeline = try Pipeline(
-      "filesrc location=\(video) ! decodebin ! videoconvert ! agegender async=false ! agegenderjson location=\(output) ! fakesink")
+      "filesrc location=\(video) ! decodebin ! videoconvert ! agegender async=false ! agegenderjson source-id=head-pose location=\(output) ! fakesink")
     try pipeline.run(timeoutSeconds: 120)
 
     var seen = Set<String>()

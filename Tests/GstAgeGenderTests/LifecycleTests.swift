@@ -117,9 +117,9 @@ final class LifecycleTests: XCTestCase {
     }
   }
 
-  /// Four pipelines at once on four threads, each with its own element (each
-  /// element loads its own copy of the models in start()): every one gives
-  /// the same faces as a pipeline run alone.
+  /// Four pipelines at once on four threads, each with its own element (the
+  /// elements share the loaded models, ModelCache; each forward on a shared
+  /// net runs alone): every one gives the same faces as a pipeline run alone.
   func testFourPipelinesConcurrently() throws {
     let video = try Fixtures.video("head-pose-face-detection-female-and-male.mp4")
     let description =
