@@ -455,6 +455,7 @@ final class AgeGenderElement: @unchecked Sendable {
     let base = UnsafeMutableRawPointer(element).assumingMemoryBound(to: GstBaseTransform.self)
     let reverse = base.pointee.segment.rate < 0
     var jump: String?
+    var framesMissing = false
     let pts = agb_buffer_pts(buffer)
     if pts != agb_clock_time_none(), let last = current.lastPTS {
       let duration = agb_buffer_duration(buffer)
@@ -466,9 +467,18 @@ final class AgeGenderElement: @unchecked Sendable {
         jump = "timestamp jump of \(ahead / 1_000_000) ms"
       } else if ahead < -frameNs {
         jump = "timestamp jump back by \(-ahead / 1_000_000) ms"
+      } else if ahead > frameNs * 3 / 2 {
+        framesMissing = true
       }
     }
-    if agb_buffer_is_discont(buffer) != 0 && (!reverse || jump != nil) { return "discontinuity" }
+    // A decoder that drops late frames (QoS from a paced sink) flags the next
+    // one DISCONT, its timestamp continuing after the few missing frames: the
+    // same scene, its tracks predicted over the gap. Taking it for a new scene
+    // made each drop restart the analysis in the stream, which made the next
+    // frames late in turn (paced streams sharing the nets dropped frames all along).
+    if agb_buffer_is_discont(buffer) != 0 && (!reverse || jump != nil) && (jump != nil || !framesMissing) {
+      return "discontinuity"
+    }
     return jump
   }
 

@@ -224,6 +224,28 @@ extension SeekTests {
     let ids = Set(gap.frames.flatMap { ($0.faces ?? []).map(\.trackID) })
     XCTAssertEqual(ids.count, 1, "a short gap keeps the track: \(ids)")
   }
+
+  /// A decoder that drops late frames (QoS) flags the next one DISCONT, its
+  /// timestamp continuing after the missing frames: the track goes on. (Taken
+  /// for a new scene, every drop restarted the analysis in paced streams.) A
+  /// DISCONT with no frame missing is still a new scene (testDiscontBufferStartsANewScene).
+  func testDiscontAfterDroppedFramesKeepsTheTrack() throws {
+    let frame: GstClockTime = 40_000_000
+    for missing: GstClockTime in [1, 4] {
+      let outcome = try Robust.push(
+        count: 20, middle: "videoconvert ! agegender async=false", timeout: 120,
+        timestamp: { i in GstClockTime(i) * frame + (i >= 10 ? missing * frame : 0) }
+      ) { i in
+        let image = Robust.astronautFrame()
+        if i == 10 { image.buffer.pointee.mini_object.flags |= GST_BUFFER_FLAG_DISCONT.rawValue }
+        return image
+      }
+      XCTAssertNil(outcome.error)
+      XCTAssertEqual(outcome.frames.count, 20)
+      let ids = Set(outcome.frames.flatMap { ($0.faces ?? []).map(\.trackID) })
+      XCTAssertEqual(ids.count, 1, "\(missing) frames dropped before a DISCONT keep the track: \(ids)")
+    }
+  }
 }
 
 extension SeekTests {
