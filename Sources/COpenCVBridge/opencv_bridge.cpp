@@ -449,6 +449,25 @@ int32_t agb_forward_outputs(agb_net *net, const agb_image *image, const agb_inpu
   });
 }
 
+// Runs the net on the blob already built from chip `i` of `count` and copies its
+// one row of class scores to out[i * classes ...]; the first chip fixes `classes`.
+static void forward_chip_into(agb_net *net, int i, int32_t count, float *out, int32_t out_capacity, int &classes) {
+  net->net.setInput(net->blob);
+  // 1 x C (or 1 x C x 1 x 1): one row.
+  cv::Mat result = net->net.forward().reshape(1, 1);
+  if (classes < 0) {
+    classes = result.cols;
+    if ((int64_t)classes * count > out_capacity)
+      throw std::invalid_argument("output buffer holds " + std::to_string(out_capacity) + " values, need " +
+                                  std::to_string((int64_t)classes * count));
+  } else if (result.cols != classes) {
+    throw std::runtime_error("the classifier returned " + std::to_string(result.cols) + " values, then " +
+                             std::to_string(classes));
+  }
+  cv::Mat row = result.isContinuous() ? result : result.clone();
+  std::memcpy(out + (size_t)classes * (size_t)i, row.ptr<float>(), sizeof(float) * (size_t)classes);
+}
+
 int32_t agb_classify_chips(agb_net *net, const agb_image *image, const float *transforms,
                            int32_t count, const agb_input_spec *spec, float *out,
                            int32_t out_capacity, agb_error *err) {
@@ -471,21 +490,7 @@ int32_t agb_classify_chips(agb_net *net, const agb_image *image, const float *tr
       to_three_channels(raw, image->format, spec->rgb != 0, net->chips[0]);
       cv::dnn::blobFromImages(net->chips, net->blob, spec->scale, cv::Size(),
                               cv::Scalar(spec->mean[0], spec->mean[1], spec->mean[2]), false, false);
-      net->net.setInput(net->blob);
-      cv::Mat result = net->net.forward();
-      // 1 x C (or 1 x C x 1 x 1): one row.
-      result = result.reshape(1, 1);
-      if (classes < 0) {
-        classes = result.cols;
-        if ((int64_t)classes * count > out_capacity)
-          throw std::invalid_argument("output buffer holds " + std::to_string(out_capacity) + " values, need " +
-                                      std::to_string((int64_t)classes * count));
-      } else if (result.cols != classes) {
-        throw std::runtime_error("the classifier returned " + std::to_string(result.cols) + " values, then " +
-                                 std::to_string(classes));
-      }
-      cv::Mat row = result.isContinuous() ? result : result.clone();
-      std::memcpy(out + (size_t)classes * (size_t)i, row.ptr<float>(), sizeof(float) * (size_t)classes);
+      forward_chip_into(net, i, count, out, out_capacity, classes);
     }
     return classes;
   });
@@ -532,19 +537,7 @@ int32_t agb_classify_face_chips(agb_net *net, const agb_image *image, const agb_
       to_three_channels(raw, image->format, spec->rgb != 0, net->chips[0]);
       cv::dnn::blobFromImages(net->chips, net->blob, spec->scale, cv::Size(),
                               cv::Scalar(spec->mean[0], spec->mean[1], spec->mean[2]), false, false);
-      net->net.setInput(net->blob);
-      cv::Mat result = net->net.forward().reshape(1, 1);
-      if (classes < 0) {
-        classes = result.cols;
-        if ((int64_t)classes * count > out_capacity)
-          throw std::invalid_argument("output buffer holds " + std::to_string(out_capacity) + " values, need " +
-                                      std::to_string((int64_t)classes * count));
-      } else if (result.cols != classes) {
-        throw std::runtime_error("the classifier returned " + std::to_string(result.cols) + " values, then " +
-                                 std::to_string(classes));
-      }
-      cv::Mat row = result.isContinuous() ? result : result.clone();
-      std::memcpy(out + (size_t)classes * (size_t)i, row.ptr<float>(), sizeof(float) * (size_t)classes);
+      forward_chip_into(net, i, count, out, out_capacity, classes);
     }
     return classes;
   });
