@@ -428,6 +428,12 @@ int32_t agb_forward_outputs(agb_net *net, const agb_image *image, const agb_inpu
       throw std::invalid_argument("the image region does not lie inside the network input");
     set_image_input(net, src, image->format, spec, cv::Rect(x, y, width, height),
                     width < src.cols ? cv::INTER_AREA : cv::INTER_LINEAR);
+    // setInput copied the blob into the net: the detector's staging images
+    // (1.8 MB at 480x256) need not stay allocated through the forward and
+    // until the next detection (peak RSS).
+    net->blob.release();
+    net->canvas.release();
+    net->staging.release();
     std::vector<cv::String> wanted;
     for (int i = 0; i < name_count; i++) {
       if (names[i] == nullptr) throw std::invalid_argument("null output name");
