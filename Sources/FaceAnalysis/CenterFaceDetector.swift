@@ -83,6 +83,9 @@ public final class CenterFaceDetector: FaceDetector {
     return (w, h, region)
   }
 
+  /// Planar frames are resized plane by plane and converted at the input's size (the bridge's set_planar_input).
+  public var readsPlanarFrames: Bool { true }
+
   public func detect(in image: ImageView, threshold: Double) throws -> [Detection] {
     let found = try run(image, threshold: threshold, padding: 0, shortSide: inputSize)
     if !found.isEmpty || closeUpPadding <= 0 { return found }

@@ -28,4 +28,12 @@ extension Detection {
 public protocol FaceDetector: AnyObject {
   /// Faces in the image with confidence >= `threshold`, best first.
   func detect(in image: ImageView, threshold: Double) throws -> [Detection]
+  /// Whether `detect` takes planar YUV frames as they are (it then resizes
+  /// their planes and converts only its small input); otherwise callers give
+  /// it packed pixels (`BGRFrameConverter`).
+  var readsPlanarFrames: Bool { get }
+}
+
+extension FaceDetector {
+  public var readsPlanarFrames: Bool { false }
 }

@@ -106,8 +106,10 @@ public final class VideoFaceAnalyzer {
     framesSinceDetection = detecting ? 0 : since
     var raw: [UInt64: AgeGenderEstimate] = [:]
     if detecting {
-      let colour = try converter.packed(image)
-      var detections = try detector.detect(in: colour, threshold: options.analysis.detectionThreshold)
+      // A detector that reads planar frames itself needs no BGR copy; the
+      // classifier converts only when a face is due.
+      let colour = detector.readsPlanarFrames ? nil : try converter.packed(image)
+      var detections = try detector.detect(in: colour ?? image, threshold: options.analysis.detectionThreshold)
         .filter { min($0.box.width, $0.box.height) >= Double(options.analysis.minFaceSize) }
       detections.sort { $0.confidence > $1.confidence }
       let limit = max(0, options.analysis.maxFaces)
@@ -125,7 +127,7 @@ public final class VideoFaceAnalyzer {
           due.append((id, detection.box, detection.landmarks))
         }
       }
-      try classify(due, in: colour, raw: &raw)
+      if !due.isEmpty { try classify(due, in: try colour ?? converter.packed(image), raw: &raw) }
     } else {
       tracker.predict()
       if options.followAppearance {

@@ -76,6 +76,19 @@ extension AgeGenderElement {
       } ?? 0
     }
 
+    // A synchronising sink with qos=true (display sinks' default) sends QoS
+    // events while playing: that tells a paced stream from a file running
+    // ahead of the clock (see `pacedBySink`).
+    baseClass.pointee.src_event = { base, event in
+      if let event, agb_event_type(event) == GST_EVENT_QOS {
+        let raw = UnsafeMutableRawPointer(base!)
+        AgeGenderElement.from(raw).notePacedBySink(raw.assumingMemoryBound(to: GstElement.self))
+      }
+      return AgeGenderElement.parentClass?.withMemoryRebound(to: GstBaseTransformClass.self, capacity: 1) {
+        $0.pointee.src_event?(base, event)
+      } ?? 0
+    }
+
     let filterClass = klass.assumingMemoryBound(to: GstVideoFilterClass.self)
     filterClass.pointee.set_info = { filter, _, inInfo, _, _ in
       let raw = UnsafeMutableRawPointer(filter!)

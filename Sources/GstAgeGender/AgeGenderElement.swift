@@ -123,11 +123,11 @@ final class AgeGenderElement: @unchecked Sendable {
       \.minNeighbors, range: 0...1000, mutableWhilePlaying: true),
     .boolean(
       "async", nick: "Asynchronous analysis",
-      blurb: "Live or clock-paced streams: analyse on a worker thread that takes each frame arriving while it is free; the stream never waits for it, and frames that pass meanwhile show its latest faces moved along their tracks. A file (running ahead of the clock) is analysed in the stream, as with async=false, unless max-lag lets results lag. Off: every frame is analysed in the stream",
+      blurb: "Live streams, and streams a synchronising sink plays at the clock's pace: analyse on a worker thread that takes each frame arriving while it is free; the stream never waits for it (only the first frame in preroll is analysed in the stream), and frames that pass meanwhile show its latest faces moved along their tracks. A file played as fast as possible (no sink synchronises) is analysed in the stream, as with async=false, unless max-lag lets results lag. Off: every frame is analysed in the stream",
       \.async, mutableWhilePlaying: false),
     .int(
       "max-lag", nick: "Maximum lag",
-      blurb: "With async on a file (a stream running ahead of the clock): how many frames late a frame's results may be shown, the worker analysing meanwhile (0: each frame waits for its own, analysed in the stream, so files are annotated exactly as with async=false); live pipelines never wait",
+      blurb: "With async on a file played as fast as possible (no sink synchronises): how many frames late a frame's results may be shown, the worker analysing meanwhile (0: each frame waits for its own, analysed in the stream, so files are annotated exactly as with async=false); live pipelines never wait",
       \.maxLag, range: 0...1000, mutableWhilePlaying: true),
     .boolean(
       "tracking", nick: "Tracking",
@@ -215,6 +215,12 @@ final class AgeGenderElement: @unchecked Sendable {
     var frame = 0
     /// Whether upstream is live (asked at the first frame after caps).
     var live: Bool?
+    /// Whether a sink downstream paces the stream by the clock: it sent a QoS
+    /// event (a synchronising sink with qos=true sends one for each frame it
+    /// renders from the second on; a sink that does not synchronise sends
+    /// none). A base sink asks for the latency either way, so that query
+    /// tells nothing.
+    var pacedBySink = false
     /// Timestamp of the previous frame of this scene (nil: none yet, or none given).
     var lastPTS: GstClockTime?
     /// Scenes started (flushes, new streams, discontinuities, new formats).
@@ -256,6 +262,8 @@ final class AgeGenderElement: @unchecked Sendable {
 
   let settings = Mutex(Settings())
   let state = Mutex<State?>(nil)
+  /// Elements of the process between start and stop (streams that share the nets).
+  static let started = Atomic<Int>(0)
 
   /// How a negotiated format's pixels lie in memory.
   enum FrameLayout: Equatable {
@@ -346,6 +354,7 @@ final class AgeGenderElement: @unchecked Sendable {
       }
       let ready = fresh
       state.withLock { $0 = ready }
+      Self.started.add(1, ordering: .relaxed)
       Debug.info(element, "models loaded from \(directory)")
       return true
     } catch {
@@ -371,6 +380,7 @@ final class AgeGenderElement: @unchecked Sendable {
       current = nil
       return old
     }
+    if dropped != nil { Self.started.subtract(1, ordering: .relaxed) }
     dropped?.worker?.stop()
     // Free the models (this was the last reference), then trim the heap.
     dropped = nil
@@ -421,6 +431,16 @@ final class AgeGenderElement: @unchecked Sendable {
       return true
     }
     if started { Debug.info(element, "new scene: \(type == GST_EVENT_FLUSH_STOP ? "flush" : "stream start")") }
+  }
+
+  /// A sink downstream paces the stream by the clock: it sent a QoS event.
+  func notePacedBySink(_ element: UnsafeMutablePointer<GstElement>) {
+    let first = state.withLock { state -> Bool in
+      guard state != nil, !state!.pacedBySink else { return false }
+      state!.pacedBySink = true
+      return true
+    }
+    if first { Debug.info(element, "pacing: a sink paces the stream (QoS); while playing, frames go to the worker") }
   }
 
   /// End of stream, before it goes downstream: every track still open ends,
@@ -545,19 +565,42 @@ final class AgeGenderElement: @unchecked Sendable {
           // detects every detection-interval stream frames and follows the faces
           // by their appearance in between, ~1 ms); frames that pass while it
           // is busy show its latest faces moved along their tracks.
-          // Until the first detection interval has passed, a stream from a
-          // non-live source is analysed in the stream: its first frame arrives in
-          // preroll, the new tracks' first frames cost a few milliseconds, and
-          // only by then can a file played as fast as possible be told from one
-          // paced by its sink (running ahead of the clock). Handing these
-          // frames to the worker started its thread for nothing (+5 MB RSS).
-          // The same after a seek (a new scene): its first frames show faces at
-          // once instead of waiting for the worker (which may still be busy
-          // with a frame of the old scene, whose results are dropped).
-          let startingUp = current.live == false && current.framesInScene <= Int(s.detectionInterval)
-          if current.live == true || (!startingUp && !runsAheadOfClock(element, frame.pointee.buffer)) {
+          // A paced stream analyses in the stream only a scene's first frame in
+          // preroll (the start, a seek while paused): it shows faces at once and
+          // no clock runs yet. While playing it never waits: analysing its first
+          // frames in the stream, or frames that looked ahead of the clock after
+          // the decoder skipped late ones, made 8 paced streams sharing the nets
+          // wait for each other and drop frames, each drop making more.
+          // Other non-live streams are analysed in the stream for their first
+          // detection interval, then while they run ahead of the clock (a file
+          // played as fast as possible): by then such a file is told from a
+          // stream paced some other way, and handing it to the worker started
+          // its thread for nothing (+5 MB RSS). When other elements run in the
+          // process, a frame of that first interval that comes while playing,
+          // not yet ahead of the clock, goes to the worker instead: a paced
+          // stream's first frame while playing comes before its sink's first
+          // QoS event, and 8 paced streams started together queued it for the
+          // shared nets, late, and their decoders then skipped frames for
+          // 0.6 s (with "while another analysis runs" instead of "when other
+          // elements run", one stream in 8 still did). A file alone in its
+          // process is annotated exactly as before.
+          let inStream: Bool
+          if current.live == true {
+            inStream = false
+          } else if current.pacedBySink {
+            inStream = current.framesInScene <= 1 && element.pointee.current_state != GST_STATE_PLAYING
+          } else if runsAheadOfClock(element, frame.pointee.buffer) {
+            inStream = true
+          } else if current.framesInScene <= Int(s.detectionInterval) {
+            inStream = current.framesInScene <= 1 || element.pointee.current_state != GST_STATE_PLAYING
+              || Self.started.load(ordering: .relaxed) <= 1
+          } else {
+            inStream = false
+          }
+          if !inStream {
             worker.offer(image, frame: current.frame, options: s.analysisOptions)
           } else {
+            Debug.debug(element, "pacing: frame \(current.frame) analysed in the stream")
             // Every frame goes through the analyser (detection frames detect, the
             // others follow each face by its appearance, ~1 ms); its results may
             // arrive at most max-lag frames late (0: the stream waits for them,
@@ -619,11 +662,11 @@ final class AgeGenderElement: @unchecked Sendable {
 
   /// Whether the stream is ahead of real time (a file processed as fast as
   /// possible), judged by the buffer's running time against the pipeline clock:
-  /// by more than 0.1 s and 2.5 frames. A paced playback (sync=true, no queue)
-  /// runs about one frame ahead; a queue in front of its sink lets it run
-  /// further, and then the queue absorbs the waits. The margin is small so that
-  /// a file is recognised within its first few frames (with 0.5 s, the worker
-  /// thread started and took frames first: 7.8 MB more peak RSS at 720p).
+  /// by more than 0.1 s and 2.5 frames. Asked only of streams that no sink
+  /// paces (`pacedBySink`), e.g. ones paced by `identity sync=true`, which run
+  /// about one frame ahead. The margin is small so that a file is recognised
+  /// within its first few frames (with 0.5 s, the worker thread started and
+  /// took frames first: 7.8 MB more peak RSS at 720p).
   func runsAheadOfClock(_ element: UnsafeMutablePointer<GstElement>, _ buffer: UnsafeMutablePointer<GstBuffer>?) -> Bool {
     guard let buffer, let clock = gst_element_get_clock(element) else { return true }
     defer { agb_object_unref(clock) }

@@ -50,7 +50,7 @@ final class ModelManifestTests: XCTestCase {
     XCTAssertEqual(m.ageValues.count, 81)
     XCTAssertEqual(m.ageValues.first, 0.25)
     XCTAssertEqual(Array(m.ageValues.dropFirst()), (1...80).map(Double.init))
-    XCTAssertEqual(m.values["convert"], "onnx-gemm-transb")
+    XCTAssertEqual(m.values["convert"], "onnx-gemm-transb, onnx-fold-conv-affine")
   }
 
   func testGenderManifest() throws {

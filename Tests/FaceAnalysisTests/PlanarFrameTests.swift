@@ -161,6 +161,40 @@ final class PlanarFrameTests: XCTestCase {
     }
   }
 
+  /// CenterFace resizes a planar frame's planes and converts only its input:
+  /// the faces are those of the frame's BGR conversion, in both layouts, and a
+  /// close-up region of odd size (through a BGR copy) gives what BGR gives.
+  func testCenterFaceOnPlanarFramesFindsWhatItFindsInBGR() throws {
+    try Fixtures.requireModels()
+    let image = try Fixtures.image(Fixtures.astronautPath)
+    let detector = try CenterFaceDetector(store: ModelStore(directory: Fixtures.modelDirectory))
+    XCTAssertTrue(detector.readsPlanarFrames)
+    let converter = BGRFrameConverter()
+    for layout in [ChromaPlanes.Layout.i420, .nv12] {
+      let planar = PlanarFrame(image, layout: layout)
+      let (direct, viaBGR) = try planar.withView { view in
+        (try detector.detect(in: view, threshold: 0.4), try detector.detect(in: try converter.packed(view), threshold: 0.4))
+      }
+      XCTAssertEqual(direct.count, viaBGR.count, "\(layout)")
+      XCTAssertFalse(direct.isEmpty, "\(layout): the astronaut's face")
+      for (a, b) in zip(direct, viaBGR) {
+        XCTAssertGreaterThan(a.box.iou(b.box), 0.9, "\(layout)")
+        XCTAssertEqual(a.confidence, b.confidence, accuracy: 0.05, "\(layout)")
+      }
+    }
+    // A blank frame: the main pass finds nothing, so the close-up pass runs; a
+    // border of a quarter makes its region odd-sized (160 / 1.5 = 107 px).
+    let blank = OwnedImage(width: 320, height: 240, format: .bgr, fill: 128)
+    detector.closeUpPadding = 0.25
+    let layout = CenterFaceDetector.inputLayout(width: 320, height: 240, padding: 0.25, shortSide: 160)
+    XCTAssertTrue(Int(layout.region.width) % 2 == 1 || Int(layout.region.height) % 2 == 1, "\(layout)")
+    let planar = PlanarFrame(blank, layout: .i420)
+    let (direct, viaBGR) = try planar.withView { view in
+      (try detector.detect(in: view, threshold: 0.4), try detector.detect(in: try converter.packed(view), threshold: 0.4))
+    }
+    XCTAssertEqual(direct.count, viaBGR.count)
+  }
+
   func testTheWorkerCopiesEveryPlane() throws {
     try Fixtures.requireModels()
     let image = try Fixtures.image(Fixtures.astronautPath)

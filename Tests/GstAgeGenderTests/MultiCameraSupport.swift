@@ -4,18 +4,25 @@ import GstPipeline
 import XCTest
 
 /// The plugin's model cache lines ("models: loaded ...", "shared ...",
-/// "freed ...", from its debug category at INFO) while a block runs. The
-/// plugin's cache lives in libgstagegender.so, not in this test binary, so its
-/// debug log is how the tests see it.
+/// "freed ...", from its debug category at INFO) while a block runs, or other
+/// lines of one topic (`prefix`). The plugin's cache lives in
+/// libgstagegender.so, not in this test binary, so its debug log is how the
+/// tests see it.
 final class ModelLog: @unchecked Sendable {
   private let lock = NSLock()
   private var lines: [String] = []
+  private let prefix: String
 
-  /// Runs `body` with the element's INFO lines captured (and kept off stderr).
-  static func capture(_ body: () throws -> Void) throws -> ModelLog {
-    let log = ModelLog()
+  private init(prefix: String) { self.prefix = prefix }
+
+  /// Runs `body` with the element's lines up to `level` that start with
+  /// `prefix` captured (without it), and every line kept off stderr.
+  static func capture(prefix: String = "models: ", level: GstDebugLevel = GST_LEVEL_INFO, _ body: () throws -> Void)
+    throws -> ModelLog
+  {
+    let log = ModelLog(prefix: prefix)
     let context = Unmanaged.passRetained(log).toOpaque()
-    gst_debug_set_threshold_for_name("agegender", GST_LEVEL_INFO)
+    gst_debug_set_threshold_for_name("agegender", level)
     // Only ours: the default handler would print every INFO line of the run.
     let removedDefault = gst_debug_remove_log_function(gst_debug_log_default)
     gst_debug_add_log_function(
@@ -23,9 +30,9 @@ final class ModelLog: @unchecked Sendable {
         guard let category, let message, let data, let name = gst_debug_category_get_name(category),
           String(cString: name) == "agegender", let text = gst_debug_message_get(message)
         else { return }
-        let line = String(cString: text)
-        guard line.hasPrefix("models: ") else { return }
-        Unmanaged<ModelLog>.fromOpaque(data).takeUnretainedValue().append(String(line.dropFirst("models: ".count)))
+        let line = String(cString: text), log = Unmanaged<ModelLog>.fromOpaque(data).takeUnretainedValue()
+        guard line.hasPrefix(log.prefix) else { return }
+        log.append(String(line.dropFirst(log.prefix.count)))
       }, context, nil)
     defer {
       gst_debug_remove_log_function_by_data(context)
