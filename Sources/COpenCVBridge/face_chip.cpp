@@ -106,6 +106,10 @@ void extract_face_chip(const cv::Mat &src, const agb_face_chip &chip, int size, 
   cv::Mat image = src;
   cv::Point origin(0, 0);
   if (replicate_border) {
+    // A Mat of its own: `image` still shares the frame's pixels, and when the
+    // bordered region has the frame's size, copyMakeBorder would write it into
+    // the frame in place (shifting the picture under the next chips).
+    image = cv::Mat();
     // At most one image size of repeated edge on each side (a face several
     // times the frame's size samples black beyond that, as dlib everywhere).
     const int reach = std::max(src.cols, src.rows);

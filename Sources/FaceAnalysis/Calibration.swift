@@ -1,25 +1,35 @@
 import Glibc
 
-/// Maps the gender net's female log-odds to a calibrated probability (Platt
-/// scaling): p = sigmoid(slope * logOdds + offset). The nets are
-/// over-confident: on the tuning set faces they gave 0.99 were right 94% of
-/// the time. Fitted by maximum likelihood on ../shared/testdata/tuning
-/// (`scripts/fit_calibration.py`; figures in docs/accuracy.md). The offset is
-/// kept at 0: a fitted one moved the decision threshold, which gained on the
-/// tuning set but lost in cross-validation, so calibration never changes a label.
+/// Maps the gender net's female log-odds z to a calibrated probability, given
+/// the age net's expected age a of the same face (years, before the age map):
+/// p = sigmoid((slope + slopePerYear * a) * z + offset + offsetPerYear * a).
+/// The nets are over-confident (on the tuning set faces they gave 0.99 were
+/// right 94% of the time), the gender net most of all on children, where it
+/// also leans female: so its log-odds weigh less and the threshold moves
+/// towards male the younger the face. Fitted by maximum likelihood on
+/// ../shared/testdata/tuning (`scripts/fit_calibration.py`; figures and the
+/// cross-validation in docs/accuracy.md). With the per-year terms at 0 it is
+/// Platt scaling; with `offset` 0 too, temperature scaling (no label changes).
 public struct GenderCalibration: Equatable, Sendable {
   public var slope: Double
+  public var slopePerYear: Double
   public var offset: Double
+  public var offsetPerYear: Double
 
-  public init(slope: Double, offset: Double) {
+  public init(slope: Double, slopePerYear: Double = 0, offset: Double, offsetPerYear: Double = 0) {
     self.slope = slope
+    self.slopePerYear = slopePerYear
     self.offset = offset
+    self.offsetPerYear = offsetPerYear
   }
 
   public static let identity = GenderCalibration(slope: 1, offset: 0)
 
-  public func femaleProbability(logOdds: Double) -> Double {
-    1 / (1 + exp(-(slope * logOdds + offset)))
+  /// `netAge`: the age net's expected age (uncalibrated), clamped to the
+  /// range the fit saw (the net's classes are 0-80).
+  public func femaleProbability(logOdds: Double, netAge: Double) -> Double {
+    let a = min(80, max(0, netAge))
+    return 1 / (1 + exp(-((slope + slopePerYear * a) * logOdds + offset + offsetPerYear * a)))
   }
 }
 

@@ -56,25 +56,25 @@ public enum ChipAugmentation: String, CaseIterable, Sendable {
     switch self {
     case .none:
       return Calibration(
-        gender: GenderCalibration(slope: 0.440, offset: 0),
+        gender: GenderCalibration(slope: 0.2689, slopePerYear: 0.00675, offset: -0.7539, offsetPerYear: 0.00731),
         age: AgeCalibration(
-          from: [1.06, 15.92, 28.58, 39.23, 51.41, 69.81],
-          to: [2.0, 14.0, 28.0, 42.0, 53.0, 71.0]),
-        ageInterval: AgeIntervalCalibration(low: -0.3842, high: 0.3224))
+          from: [1.06, 16.14, 28.86, 39.41, 51.49, 69.81],
+          to: [2.0, 14.0, 28.0, 42.0, 54.0, 71.0]),
+        ageInterval: AgeIntervalCalibration(low: -0.3845, high: 0.3232))
     case .mirror:
       return Calibration(
-        gender: GenderCalibration(slope: 0.470, offset: 0),
+        gender: GenderCalibration(slope: 0.3006, slopePerYear: 0.00667, offset: -0.7803, offsetPerYear: 0.00977),
         age: AgeCalibration(
-          from: [1.09, 16.60, 28.84, 39.36, 50.62, 69.99],
-          to: [2.0, 14.0, 28.0, 43.0, 53.0, 72.0]),
-        ageInterval: AgeIntervalCalibration(low: -0.3749, high: 0.3118))
+          from: [1.09, 16.73, 29.00, 39.45, 50.70, 69.99],
+          to: [2.0, 14.0, 28.0, 43.0, 54.0, 72.0]),
+        ageInterval: AgeIntervalCalibration(low: -0.3749, high: 0.3148))
     case .full:
       return Calibration(
-        gender: GenderCalibration(slope: 0.435, offset: 0),
+        gender: GenderCalibration(slope: 0.2969, slopePerYear: 0.00742, offset: -0.7540, offsetPerYear: 0.00739),
         age: AgeCalibration(
-          from: [1.34, 16.41, 28.89, 38.51, 50.04, 68.01],
-          to: [2.0, 13.0, 27.0, 44.0, 53.0, 72.0]),
-        ageInterval: AgeIntervalCalibration(low: -0.3546, high: 0.3424))
+          from: [1.27, 16.41, 29.18, 39.19, 50.43, 69.67],
+          to: [2.0, 14.0, 28.0, 44.0, 53.0, 72.0]),
+        ageInterval: AgeIntervalCalibration(low: -0.3688, high: 0.3084))
     }
   }
 }

@@ -74,7 +74,8 @@ public final class CydralAgeGenderClassifier: AgeGenderClassifier {
         logit += log(max(female, 1e-7)) - log(max(male, 1e-7))
       }
       logit /= Double(genderVariants)
-      let female = calibrated ? calibration.gender.femaleProbability(logOdds: logit) : 1 / (1 + exp(-logit))
+      let female =
+        calibrated ? calibration.gender.femaleProbability(logOdds: logit, netAge: age) : 1 / (1 + exp(-logit))
       let variance = max(0, second - age * age)
       guard calibrated else { return AgeGenderEstimate(age: age, femaleProbability: female, ageVariance: variance) }
       let calibratedAge = calibration.age.age(age)

@@ -159,7 +159,7 @@ final class AgeGenderElement: @unchecked Sendable {
       \.augment, type: augmentType, mutableWhilePlaying: false),
     .boolean(
       "calibration", nick: "Calibrated outputs",
-      blurb: "Calibrate the Cydral nets' outputs as fitted on a labelled tuning set: gender-confidence, the age, and age-min/age-max as an interval holding ~80% of true ages; off: the nets' own probability and expected age, age-min = age-max = age (for fitting)",
+      blurb: "Calibrate the Cydral nets' outputs as fitted on a labelled tuning set: the gender and gender-confidence (the gender net weighed by the face's age: less on children), the age, and age-min/age-max as an interval holding ~80% of true ages; off: the nets' own gender probability and expected age, age-min = age-max = age (for fitting)",
       \.calibration, mutableWhilePlaying: false),
     .string(
       "model-instance-id", nick: "Model instance id",

@@ -7,11 +7,32 @@ final class CalibrationTests: XCTestCase {
   func testGenderTemperatureSoftensConfidenceAndKeepsTheLabel() {
     let c = GenderCalibration(slope: 0.5, offset: 0)
     for logit in [-8.0, -2.0, -0.1, 0.1, 2.0, 8.0] {
-      let raw = 1 / (1 + exp(-logit)), calibrated = c.femaleProbability(logOdds: logit)
+      let raw = 1 / (1 + exp(-logit)), calibrated = c.femaleProbability(logOdds: logit, netAge: 30)
       XCTAssertEqual(calibrated >= 0.5, raw >= 0.5, "label kept at log-odds \(logit)")
       XCTAssertLessThan(abs(calibrated - 0.5), abs(raw - 0.5), "less sure at log-odds \(logit)")
     }
-    XCTAssertEqual(GenderCalibration.identity.femaleProbability(logOdds: 2), 1 / (1 + exp(-2)), accuracy: 1e-12)
+    XCTAssertEqual(
+      GenderCalibration.identity.femaleProbability(logOdds: 2, netAge: 7), 1 / (1 + exp(-2)), accuracy: 1e-12)
+  }
+
+  /// The fitted gender calibration trusts the gender net less on children,
+  /// where it leans female: a face the net calls weakly female is male at 4,
+  /// female at 60; a face it is sure of keeps its label at every age.
+  func testGenderCalibrationTrustsTheNetLessOnChildren() {
+    for mode in ChipAugmentation.allCases {
+      let c = mode.calibration.gender
+      XCTAssertLessThan(c.femaleProbability(logOdds: 1.5, netAge: 4), 0.5, "\(mode)")
+      XCTAssertGreaterThan(c.femaleProbability(logOdds: 1.5, netAge: 60), 0.5, "\(mode)")
+      for age in stride(from: 0.0, through: 80, by: 5) {
+        XCTAssertGreaterThan(c.femaleProbability(logOdds: 8, netAge: age), 0.75, "\(mode) at \(age)")
+        XCTAssertLessThan(c.femaleProbability(logOdds: -8, netAge: age), 0.25, "\(mode) at \(age)")
+        // Less sure the younger the face.
+        XCTAssertLessThanOrEqual(
+          c.femaleProbability(logOdds: 8, netAge: age), c.femaleProbability(logOdds: 8, netAge: age + 5), "\(mode)")
+      }
+      // The net's classes end at 80: older estimates are treated as 80.
+      XCTAssertEqual(c.femaleProbability(logOdds: 2, netAge: 95), c.femaleProbability(logOdds: 2, netAge: 80))
+    }
   }
 
   func testAgeMapGoesThroughItsKnotsWithSlopeOneBeyond() {
@@ -45,9 +66,15 @@ final class CalibrationTests: XCTestCase {
   func testFittedCalibrationsAreSane() {
     for mode in ChipAugmentation.allCases {
       let c = mode.calibration
-      XCTAssertGreaterThan(c.gender.slope, 0.2, "\(mode)")
-      XCTAssertLessThanOrEqual(c.gender.slope, 1, "\(mode): the nets are over-confident")
-      XCTAssertEqual(c.gender.offset, 0, "\(mode): calibration never changes a label")
+      for age in stride(from: 0.0, through: 80, by: 1) {
+        let slope = c.gender.slope + c.gender.slopePerYear * age, offset = c.gender.offset + c.gender.offsetPerYear * age
+        XCTAssertGreaterThan(slope, 0.2, "\(mode) at \(age)")
+        XCTAssertLessThanOrEqual(slope, 1, "\(mode) at \(age): the nets are over-confident")
+        // The threshold moves towards male for children, and little for adults.
+        XCTAssertLessThanOrEqual(offset, 0.05, "\(mode) at \(age)")
+        // An old face the net gives 65% female or more keeps its label.
+        if age >= 60 { XCTAssertLessThan(abs(offset / slope), log(0.65 / 0.35), "\(mode) at \(age)") }
+      }
       XCTAssertEqual(c.age.from, c.age.from.sorted(), "\(mode)")
       XCTAssertEqual(c.age.to, c.age.to.sorted(), "\(mode): monotone")
       var previous = -1.0
@@ -80,8 +107,9 @@ final class CalibrationTests: XCTestCase {
     XCTAssertEqual(interval, c.ageInterval.interval(around: calibrated.age))
     XCTAssertEqual(calibrated.reportedAgeRange, interval)
     let logit = log(raw.femaleProbability / (1 - raw.femaleProbability))
-    XCTAssertEqual(calibrated.femaleProbability, c.gender.femaleProbability(logOdds: logit), accuracy: 1e-6)
-    XCTAssertEqual(calibrated.gender, raw.gender)
+    XCTAssertEqual(
+      calibrated.femaleProbability, c.gender.femaleProbability(logOdds: logit, netAge: raw.age), accuracy: 1e-6)
+    XCTAssertEqual(calibrated.gender, raw.gender, "an adult the net is sure of keeps the label")
   }
 
   /// Fusion averages the calibrated log-odds and reports the calibrated band

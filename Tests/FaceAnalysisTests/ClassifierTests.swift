@@ -168,6 +168,33 @@ final class ClassifierTests: XCTestCase {
   /// Absurd chips (a face under a pixel, a face far larger than the frame or far
   /// outside it) give a chip, black where nothing of the image is; a non-finite
   /// one is refused with an error, never a crash.
+  /// Cutting chips only reads the frame. With `ChipBorder.replicate`, a chip
+  /// whose bordered region came out exactly the frame's size (common on square
+  /// frames such as the tuning set's 200x200 crops) had its border written into
+  /// the frame itself, shifting the picture under every later chip: on the
+  /// tuning set augment=full's gender read 29 faces' chips from a moved frame.
+  func testCuttingChipsLeavesTheFrameUnchanged() throws {
+    let image = try Fixtures.image(Fixtures.astronautPath)
+    XCTAssertEqual(image.width, image.height, "a square frame")
+    let view = image.view
+    let byteCount = view.stride * view.height
+    let before = Array(UnsafeRawBufferPointer(start: view.data, count: byteCount))
+    var changedBy: [FaceChip] = []
+    for side in stride(from: Double(image.width) - 60, through: Double(image.width) + 4, by: 0.5) {
+      for centre in [image.width / 2 - 9, image.width / 2 + 7] {
+        let chip = FaceChip(centerX: Double(centre), centerY: Double(centre) - 3, side: side, angle: 0)
+        for size in [32, 64] {
+          _ = try chip.pixels(from: view, size: size, border: .replicate)
+          if !before.elementsEqual(UnsafeRawBufferPointer(start: view.data, count: byteCount)) {
+            changedBy.append(chip)
+            before.withUnsafeBytes { view.data.copyMemory(from: $0.baseAddress!, byteCount: byteCount) }
+          }
+        }
+      }
+    }
+    XCTAssertEqual(changedBy, [], "chips that wrote into the frame")
+  }
+
   func testAbsurdFaceChipsAreSafe() throws {
     let image = try Fixtures.image(Fixtures.astronautPath)
     for chip in [
