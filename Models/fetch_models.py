@@ -337,6 +337,24 @@ def _uses(graph, counter):
     return counter
 
 
+def parse_onnx(onnx, data, label):
+    """The ModelProto in `data`; a clear error naming the model when it is not one."""
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except Exception as e:  # protobuf's DecodeError
+        raise FetchError(f"{label}: not a valid ONNX model: {e}")
+    return model
+
+
+def check_onnx(onnx, model, label):
+    """onnx.checker on a converted model, its complaint named as the model's."""
+    try:
+        onnx.checker.check_model(model)
+    except Exception as e:
+        raise FetchError(f"{label}: converted model fails onnx.checker: {e}")
+
+
 def convert_onnx_gemm_transb(data, label):
     """Rewrite Gemm nodes with transB=0 whose B is a 2-D initializer: store B transposed, set transB=1.
 
@@ -347,11 +365,7 @@ def convert_onnx_gemm_transb(data, label):
     onnx = ensure_onnx()
     from onnx import helper, numpy_helper
 
-    model = onnx.ModelProto()
-    try:
-        model.ParseFromString(data)
-    except Exception as e:  # protobuf's DecodeError
-        raise FetchError(f"{label}: not a valid ONNX model: {e}")
+    model = parse_onnx(onnx, data, label)
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
     uses = _uses(graph, collections.Counter())
@@ -422,10 +436,7 @@ def convert_onnx_gemm_transb(data, label):
     if not changed:
         raise FetchError(f"{label}: convert = onnx-gemm-transb, but no Gemm node with transB=0 and an "
                          f"initializer B was found; remove the convert key from the manifest")
-    try:
-        onnx.checker.check_model(model)
-    except Exception as e:
-        raise FetchError(f"{label}: converted model fails onnx.checker: {e}")
+    check_onnx(onnx, model, label)
     say(f"  converted {len(changed)} Gemm node(s) to transB=1: {'; '.join(changed)}")
     return model.SerializeToString(deterministic=True)
 
@@ -444,11 +455,7 @@ def convert_onnx_fold_conv_affine(data, label):
     from onnx import numpy_helper
     import numpy as np
 
-    model = onnx.ModelProto()
-    try:
-        model.ParseFromString(data)
-    except Exception as e:  # protobuf's DecodeError
-        raise FetchError(f"{label}: not a valid ONNX model: {e}")
+    model = parse_onnx(onnx, data, label)
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
     consumers = collections.defaultdict(list)
@@ -524,10 +531,7 @@ def convert_onnx_fold_conv_affine(data, label):
     for tensor in list(graph.initializer):
         if tensor.name not in used and tensor.name not in output_names:
             graph.initializer.remove(tensor)
-    try:
-        onnx.checker.check_model(model)
-    except Exception as e:
-        raise FetchError(f"{label}: converted model fails onnx.checker: {e}")
+    check_onnx(onnx, model, label)
     say(f"  folded the Mul and Add after {len(changed)} Conv node(s) into them: {', '.join(changed)}")
     return model.SerializeToString(deterministic=True)
 
