@@ -123,7 +123,7 @@ final class AgeGenderElement: @unchecked Sendable {
       \.minNeighbors, range: 0...1000, mutableWhilePlaying: true),
     .boolean(
       "async", nick: "Asynchronous analysis",
-      blurb: "Live streams, and streams a synchronising sink plays at the clock's pace: analyse on a worker thread that takes each frame arriving while it is free; the stream never waits for it (only the first frame in preroll is analysed in the stream), and frames that pass meanwhile show its latest faces moved along their tracks. A file played as fast as possible (no sink synchronises) is analysed in the stream, as with async=false, unless max-lag lets results lag. Off: every frame is analysed in the stream",
+      blurb: "Live streams, and streams a synchronising sink plays at the clock's pace: analyse on a worker thread that takes each frame arriving while it is free; the stream never waits for it (only its first frames are analysed in the stream: the one in preroll, and a lone stream's first while playing, before the sink's first QoS event), and frames that pass meanwhile show its latest faces moved along their tracks. A file played as fast as possible (no sink synchronises) is analysed in the stream, as with async=false, unless max-lag lets results lag. Off: every frame is analysed in the stream",
       \.async, mutableWhilePlaying: false),
     .int(
       "max-lag", nick: "Maximum lag",
