@@ -44,13 +44,14 @@ final class AgeGenderElement: @unchecked Sendable {
 
   /// Test-time augmentation of the Cydral nets' chips (issue 11), as a GEnum.
   enum AugmentKind: Int32 {
-    case none = 0, mirror, full
-    var chips: ChipAugmentation { [ChipAugmentation.none, .mirror, .full][Int(rawValue)] }
+    case none = 0, mirror, full, balanced
+    var chips: ChipAugmentation { [ChipAugmentation.none, .mirror, .full, .balanced][Int(rawValue)] }
     init(_ chips: ChipAugmentation) {
       switch chips {
       case .none: self = .none
       case .mirror: self = .mirror
       case .full: self = .full
+      case .balanced: self = .balanced
       }
     }
   }
@@ -58,7 +59,8 @@ final class AgeGenderElement: @unchecked Sendable {
     "GstAgeGenderAugment",
     [(AugmentKind.none.rawValue, nick: "none", name: "Each net reads the face's chip once"),
      (AugmentKind.mirror.rawValue, nick: "mirror", name: "Each net reads the chip and its mirror image (gender log-odds and age probabilities averaged)"),
-     (AugmentKind.full.rawValue, nick: "full", name: "The chip and its mirror image, each also shifted and scaled a little (14 chips per net)")])
+     (AugmentKind.full.rawValue, nick: "full", name: "The chip and its mirror image, each also shifted and scaled a little (14 chips per net)"),
+     (AugmentKind.balanced.rawValue, nick: "balanced", name: "Gender as mirror; age from the chip moved up 3% and the chip 5% smaller, each with its mirror image (4 age chips, 2 gender chips)")])
 
   static let properties = PropertyTable<Settings>([
     .string(
@@ -155,7 +157,7 @@ final class AgeGenderElement: @unchecked Sendable {
       \.minTrackFrames, range: 1...1_000_000, mutableWhilePlaying: true),
     .enumeration(
       "augment", nick: "Test-time augmentation",
-      blurb: "Which chips the Cydral age and gender nets read per face, their outputs averaged: the chip alone, with its mirror image, or also shifted and scaled (costs 1, 2, 14 forwards per net)",
+      blurb: "Which chips the Cydral age and gender nets read per face, their outputs averaged: the chip alone, with its mirror image, also shifted and scaled (costs 1, 2, 14 forwards per net), or balanced: the gender net on the chip and its mirror, the age net on two shifted or scaled looks and their mirrors (4 age and 2 gender forwards)",
       \.augment, type: augmentType, mutableWhilePlaying: false),
     .boolean(
       "calibration", nick: "Calibrated outputs",
