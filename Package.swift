@@ -9,6 +9,17 @@ let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
 // heavy libopencv-dev, so the path is named directly.
 let openCVInclude = "/usr/include/opencv4"
 
+// The plugin's Swift uses neither Regex nor Swift concurrency: without their
+// implicit imports the plugin does not load libswift_StringProcessing,
+// libswift_RegexParser, libswift_Concurrency and libdispatch into every
+// process that plays a stream (~1.6 MB resident).
+let pluginSwiftSettings: [SwiftSetting] = [
+  .unsafeFlags([
+    "-Xfrontend", "-disable-implicit-string-processing-module-import",
+    "-Xfrontend", "-disable-implicit-concurrency-module-import",
+  ])
+]
+
 let package = Package(
   name: "gst-agegender",
   products: [
@@ -54,11 +65,13 @@ let package = Package(
       linkerSettings: [.linkedLibrary("opencv_imgcodecs"), .linkedLibrary("opencv_imgproc"), .linkedLibrary("opencv_core")]),
     .target(name: "FaceImageFiles", dependencies: ["FaceAnalysis", "COpenCVImageIO", "COpenCVBridge"]),
     // Face analysis core: plain Swift over the OpenCV bridge, no GStreamer.
-    .target(name: "FaceAnalysis", dependencies: ["COpenCVBridge"]),
+    .target(name: "FaceAnalysis", dependencies: ["COpenCVBridge"], swiftSettings: pluginSwiftSettings),
     // The GstCustomMeta that carries faces, shared by the element and readers.
-    .target(name: "AgeGenderMeta", dependencies: ["CGStreamer"]),
+    .target(name: "AgeGenderMeta", dependencies: ["CGStreamer"], swiftSettings: pluginSwiftSettings),
     // Per-person track events and the audience summary: their GstStructure and JSON forms.
-    .target(name: "AgeGenderEvents", dependencies: ["CGStreamer", "CJSONGlib", "FaceAnalysis"]),
+    .target(
+      name: "AgeGenderEvents", dependencies: ["CGStreamer", "CJSONGlib", "FaceAnalysis"],
+      swiftSettings: pluginSwiftSettings),
     // The audience report of agegender-annotate --report: one self-contained HTML page.
     .target(
       name: "AudienceReport",
@@ -67,6 +80,7 @@ let package = Package(
     .target(
       name: "GstAgeGender",
       dependencies: ["CGStreamer", "CMosquitto", "FaceAnalysis", "AgeGenderMeta", "AgeGenderEvents"],
+      swiftSettings: pluginSwiftSettings,
       linkerSettings: [
         // Export only gst_plugin_agegender_get_desc.
         .unsafeFlags(["-Xlinker", "--version-script=\(root)/Sources/GstAgeGender/exports.map"])

@@ -200,12 +200,12 @@ public struct ShapePredictor: Sendable {
         for _ in 0..<splitCount {
           _ = try reader.unsigned()
           _ = try reader.unsigned()
-          _ = try reader.float()
+          try reader.skipFloat()
         }
         for _ in 0..<(try reader.count(minimumElementBytes: 4)) {
           let length = try reader.columnVectorLength()
           leafValues += length
-          for _ in 0..<length { _ = try reader.float() }
+          for _ in 0..<length { try reader.skipFloat() }
         }
       }
     }

@@ -180,7 +180,7 @@ final class MQTTPublisher: @unchecked Sendable {
       }
       if monotonicNow() > deadline {
         let last = shared.withLock { $0.lastLog }
-        if let last, last.contains("OpenSSL") {
+        if let last, mentions(last, "OpenSSL") {
           close()
           throw startFailure(MOSQ_ERR_TLS.rawValue, lastLog: last)
         }
@@ -269,7 +269,7 @@ final class MQTTPublisher: @unchecked Sendable {
 
   private func startFailure(_ code: Int32, lastLog: String?) -> Failure {
     let detail = lastLog.map { ": \($0)" } ?? ""
-    if code == MOSQ_ERR_TLS.rawValue || lastLog?.contains("OpenSSL") == true || lastLog?.contains("TLS") == true {
+    if code == MOSQ_ERR_TLS.rawValue || lastLog.map { mentions($0, "OpenSSL") || mentions($0, "TLS") } == true {
       return Failure(
         kind: .tls,
         text: "TLS handshake with the MQTT broker at \(endpoint) failed\(detail)"
@@ -294,7 +294,7 @@ final class MQTTPublisher: @unchecked Sendable {
         // mosquitto_connect_async) ends that thread's loop without a disconnect
         // callback (libmosquitto treats TLS errors as fatal): OpenSSL's log line
         // is the only sign, so it decides the start failure at once.
-        if !s.everConnected && s.startFailure == nil && text.contains("OpenSSL") {
+        if !s.everConnected && s.startFailure == nil && mentions(text, "OpenSSL") {
           s.startFailure = startFailure(MOSQ_ERR_TLS.rawValue, lastLog: text)
         }
       }
@@ -304,7 +304,7 @@ final class MQTTPublisher: @unchecked Sendable {
     // from another CA): libmosquitto's thread gives up for good, so a thread of
     // ours restarts it after the back-off; meanwhile lines are kept and dropped
     // as while the broker is away. Warned once per outage.
-    if level & MOSQ_LOG_ERR != 0 && text.contains("OpenSSL") {
+    if level & MOSQ_LOG_ERR != 0 && mentions(text, "OpenSSL") {
       let (started, first, previous) = shared.withLock { s -> (Bool, Bool, pthread_t?) in
         guard s.everConnected, s.phase != .closing, !s.tlsRestarting else { return (false, false, nil) }
         s.phase = .disconnected
@@ -439,4 +439,13 @@ func monotonicNow() -> Double {
   var ts = timespec()
   clock_gettime(CLOCK_MONOTONIC, &ts)
   return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// Whether `text` contains `word`. (String.contains(String) comes from
+/// _StringProcessing, which the plugin does not import: see Package.swift.)
+private func mentions(_ text: String, _ word: String) -> Bool {
+  let t = Array(text.utf8), w = Array(word.utf8)
+  if w.isEmpty { return true }
+  if t.count < w.count { return false }
+  return (0...(t.count - w.count)).contains { t[$0..<($0 + w.count)].elementsEqual(w) }
 }

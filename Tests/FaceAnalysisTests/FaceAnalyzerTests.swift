@@ -160,6 +160,46 @@ final class OverlayTests: XCTestCase {
     }
   }
 
+  /// The bridge keeps each streaming thread's recent labels rendered and
+  /// copies them in: a label drawn again, elsewhere, after others, or after
+  /// the cache turned over, must be the same pixels (that each pixel format
+  /// gets its own entries: testColoursLandInTheRightBytes, in the same thread).
+  func testLabelsDrawnAgainAreTheSamePixelsWhereverAndWhenever() throws {
+    func face(x: Double, y: Double, age: Double = 34) -> AnalyzedFace {
+      AnalyzedFace(
+        detection: Detection(box: Box(x: x, y: y, width: 80, height: 90), confidence: 1),
+        estimate: AgeGenderEstimate(age: age, femaleProbability: 0.9))
+    }
+    for format in [PixelFormat.bgr, .bgra, .gray8] {
+      let grey = OwnedImage(width: 640, height: 360, format: format, fill: 90)
+      func drawn(_ faces: [AnalyzedFace]) throws -> [UInt8] {
+        let copy = OwnedImage(width: 640, height: 360, format: format, fill: 90)
+        try FaceOverlay.draw(faces, on: copy.view)
+        return pixels(copy)
+      }
+      let first = try drawn([face(x: 100, y: 100)])
+      XCTAssertTrue(first != pixels(grey), "\(format): something is drawn")
+      // Moved by (36, 22): every pixel of the box and label moves with it.
+      let moved = try drawn([face(x: 136, y: 122)])
+      let bpp = format.bytesPerPixel, stride = 640 * bpp
+      var differing = 0
+      for y in 40..<220 {
+        for i in (60 * bpp)..<(300 * bpp) where first[y * stride + i] != moved[(y + 22) * stride + i + 36 * bpp] {
+          differing += 1
+        }
+      }
+      XCTAssertEqual(differing, 0, "\(format): the moved label differs in \(differing) bytes")
+      // Seventy other labels (more than the cache holds), then the first again.
+      var previous: [UInt8] = []
+      for age in 0..<70 {
+        let other = try drawn([face(x: 300, y: 200, age: Double(age))])
+        XCTAssertTrue(other != previous, "\(format): 'Female, \(age)' drawn as the label before it")
+        previous = other
+      }
+      XCTAssertTrue(try drawn([face(x: 100, y: 100)]) == first, "\(format): drawn again after the cache turned over")
+    }
+  }
+
   private func pixels(_ image: OwnedImage) -> [UInt8] {
     Array(UnsafeBufferPointer(start: image.view.data.assumingMemoryBound(to: UInt8.self), count: image.stride * image.height))
   }
