@@ -38,7 +38,7 @@ public enum ChipAugmentation: String, CaseIterable, Sendable {
 
   /// The cheapest mode that meets issue 11's bar on the tuning set in
   /// cross-validation, the choice of looks included (docs/accuracy.md):
-  /// `mirror` misses the age part, `full` meets it at 4.5x the forwards.
+  /// `mirror` misses the age part, `full` meets it at 4.7x the forwards.
   public static let defaultValue = ChipAugmentation.balanced
 
   public var ageVariants: [ChipVariant] {
