@@ -222,8 +222,6 @@ void cut_chip(const cv::Mat &src, const float t[6], int w, int h, cv::Mat &dst, 
 }
 
 
-// The grey pixels of `region` (image pixels, may stick out: edges repeated),
-// area-resampled to out_w x out_h.
 // Area-averaging downscale of `in` to out_w x out_h. OpenCV's INTER_AREA is
 // fast for whole-number factors and ~8x slower per pixel otherwise (it was 4%
 // of the element's CPU in the appearance search at 720p): so a whole-number
@@ -744,7 +742,8 @@ struct LabelLayout {
 void paste_label(cv::Mat &canvas, const LabelLayout &layout, const char *label, const cv::Scalar &fill,
                  const cv::Scalar &ink) {
   struct Rendered {
-    std::string key;
+    std::string key;  // everything that decides the pixels but the text
+    std::string text;
     cv::Mat pixels;
   };
   static thread_local std::vector<Rendered> recent;  // most recent last
@@ -757,13 +756,14 @@ void paste_label(cv::Mat &canvas, const LabelLayout &layout, const char *label, 
                 cv::LINE_AA);
     return;
   }
-  char key[512];
-  std::snprintf(key, sizeof(key), "%d|%.6f|%d|%.3f,%.3f,%.3f,%.3f|%.3f,%.3f,%.3f,%.3f|%dx%d|%s", canvas.type(),
+  char key[256];
+  std::snprintf(key, sizeof(key), "%d|%.6f|%d|%.3f,%.3f,%.3f,%.3f|%.3f,%.3f,%.3f,%.3f|%dx%d", canvas.type(),
                 layout.font_scale, layout.text_thickness, fill[0], fill[1], fill[2], fill[3], ink[0], ink[1], ink[2],
-                ink[3], layout.background.width, layout.background.height, label);
-  auto found = std::find_if(recent.begin(), recent.end(), [&](const Rendered &r) { return r.key == key; });
+                ink[3], layout.background.width, layout.background.height);
+  auto found = std::find_if(recent.begin(), recent.end(),
+                            [&](const Rendered &r) { return r.key == key && r.text == label; });
   if (found == recent.end()) {
-    Rendered r{key, cv::Mat(layout.background.size(), canvas.type(), fill)};
+    Rendered r{key, label, cv::Mat(layout.background.size(), canvas.type(), fill)};
     cv::putText(r.pixels, label, layout.origin - layout.background.tl(), LabelLayout::font, layout.font_scale, ink,
                 layout.text_thickness, cv::LINE_AA);
     if (recent.size() >= capacity) recent.erase(recent.begin());
