@@ -226,27 +226,27 @@ void cut_chip(const cv::Mat &src, const float t[6], int w, int h, cv::Mat &dst, 
 // fast for whole-number factors and ~8x slower per pixel otherwise (it was 4%
 // of the element's CPU in the appearance search at 720p): so a whole-number
 // reduction first, then INTER_AREA by less than 2. The first step drops the
-// last cols % k and rows % k pixels; `covered` is the part of `in` (from its
-// top-left corner) the output stands for.
-void area_downscale(const cv::Mat &in, int out_w, int out_h, cv::Mat &out, cv::Size &covered) {
+// last cols % k and rows % k pixels; `covered` (when asked for) is the part of
+// `in` (from its top-left corner) the output stands for.
+void area_downscale(const cv::Mat &in, int out_w, int out_h, cv::Mat &out, cv::Size *covered = nullptr) {
   const int k = std::min(in.cols / std::max(1, out_w), in.rows / std::max(1, out_h));
+  const cv::Size whole = k < 2 ? in.size() : cv::Size(in.cols / k * k, in.rows / k * k);
+  if (covered != nullptr) *covered = whole;
   if (k < 2) {
-    covered = in.size();
     cv::resize(in, out, cv::Size(out_w, out_h), 0, 0, cv::INTER_AREA);
     return;
   }
-  covered = cv::Size(in.cols / k * k, in.rows / k * k);
   cv::Mat reduced;
-  cv::resize(in(cv::Rect(cv::Point(0, 0), covered)), reduced, cv::Size(covered.width / k, covered.height / k), 0, 0,
+  cv::resize(in(cv::Rect(cv::Point(0, 0), whole)), reduced, cv::Size(whole.width / k, whole.height / k), 0, 0,
              cv::INTER_AREA);
   cv::resize(reduced, out, cv::Size(out_w, out_h), 0, 0, cv::INTER_AREA);
 }
 
 // The grey pixels of `region` of src (replicating the edge beyond the image),
-// area-downscaled to out_w x out_h; `covered` is the part of the region (from
-// its top-left corner) they stand for (see area_downscale).
+// area-downscaled to out_w x out_h; `covered` (when asked for) is the part of
+// the region (from its top-left corner) they stand for (see area_downscale).
 void grey_region(const cv::Mat &src, int32_t format, const cv::Rect &region, int out_w, int out_h, cv::Mat &out,
-                 cv::Size &covered) {
+                 cv::Size *covered = nullptr) {
   if (region.width <= 0 || region.height <= 0) throw std::invalid_argument("empty region");
   const cv::Rect inside = region & cv::Rect(0, 0, src.cols, src.rows);
   cv::Mat staging;
@@ -417,11 +417,10 @@ void set_planar_input(agb_net *net, const agb_image *image, const agb_input_spec
   // through area_downscale: a 720p frame's planes took ~5 ms a detection in
   // INTER_AREA's general path. Its whole-number step may leave out the last
   // row or column of a plane of odd size: under a pixel of the frame.
-  cv::Size covered;
   auto resize_plane = [&](const cv::Mat &plane, cv::Mat &&out) {
     const uchar *into = out.data;
     if (interpolation == cv::INTER_AREA) {
-      area_downscale(plane, out.cols, out.rows, out, covered);
+      area_downscale(plane, out.cols, out.rows, out);
     } else {
       cv::resize(plane, out, out.size(), 0, 0, interpolation);
     }
@@ -835,8 +834,7 @@ int32_t agb_grey_patch(const agb_image *image, float x, float y, float width, fl
                           std::max(1, (int)std::lround(height)));
     // Resized straight into the caller's patch (a header of the right size and type).
     cv::Mat out(size, size, CV_8UC1, patch);
-    cv::Size covered;
-    grey_region(src, format, region, size, size, out, covered);
+    grey_region(src, format, region, size, size, out);
     if (out.data != patch) throw std::logic_error("patch was reallocated");
     return 0;
   });
@@ -859,7 +857,7 @@ int32_t agb_find_patch(const agb_image *image, const uint8_t *patch, int32_t siz
                           std::max(1, (int)std::lround(window / sx)), std::max(1, (int)std::lround(window / sy)));
     cv::Mat search, result;
     cv::Size covered;
-    grey_region(src, format, region, window, window, search, covered);
+    grey_region(src, format, region, window, window, search, &covered);
     const cv::Mat templ(size, size, CV_8UC1, const_cast<uint8_t *>(patch));
     cv::matchTemplate(search, templ, result, cv::TM_CCOEFF_NORMED);
     double best = 0;
