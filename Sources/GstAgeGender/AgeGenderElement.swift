@@ -578,8 +578,9 @@ final class AgeGenderElement: @unchecked Sendable {
           // played as fast as possible): by then such a file is told from a
           // stream paced some other way, and handing it to the worker started
           // its thread for nothing (+5 MB RSS). When other elements run in the
-          // process, a frame of that first interval that comes while playing,
-          // not yet ahead of the clock, goes to the worker instead: a paced
+          // process, a frame of that first interval that comes while playing
+          // (or while the pipeline starts to: `playingOrStarting`), not yet
+          // ahead of the clock, goes to the worker instead: a paced
           // stream's first frame while playing comes before its sink's first
           // QoS event, and 8 paced streams started together queued it for the
           // shared nets, late, and their decoders then skipped frames for
@@ -594,7 +595,7 @@ final class AgeGenderElement: @unchecked Sendable {
           } else if runsAheadOfClock(element, frame.pointee.buffer) {
             inStream = true
           } else if current.framesInScene <= Int(s.detectionInterval) {
-            inStream = current.framesInScene <= 1 || element.pointee.current_state != GST_STATE_PLAYING
+            inStream = current.framesInScene <= 1 || !playingOrStarting(element)
               || Self.started.load(ordering: .relaxed) <= 1
           } else {
             inStream = false
@@ -660,6 +661,26 @@ final class AgeGenderElement: @unchecked Sendable {
     var live: gboolean = 0
     gst_query_parse_latency(query, &live, nil, nil)
     return live != 0
+  }
+
+  /// Whether the element plays, or its pipeline is on its way to PLAYING. A
+  /// bin changes its children's states one at a time, sinks first: a sink
+  /// may already play, and its streaming thread bring this element its second
+  /// frame, while the element itself is still PAUSED (4 paced streams: now and
+  /// then one of them analysed that frame in the stream, as if in preroll).
+  func playingOrStarting(_ element: UnsafeMutablePointer<GstElement>) -> Bool {
+    if element.pointee.current_state == GST_STATE_PLAYING { return true }
+    var top = UnsafeMutableRawPointer(element).assumingMemoryBound(to: GstObject.self)
+    var owned = false
+    while let parent = gst_object_get_parent(top) {
+      if owned { agb_object_unref(top) }
+      top = parent
+      owned = true
+    }
+    guard owned else { return false }
+    defer { agb_object_unref(top) }
+    return UnsafeMutableRawPointer(top).assumingMemoryBound(to: GstElement.self).pointee.target_state
+      == GST_STATE_PLAYING
   }
 
   /// Whether the stream is ahead of real time (a file processed as fast as
