@@ -6,7 +6,7 @@ import FaceAnalysis
 /// custom downstream event that `agegenderjson` turns into a JSON line.
 ///
 ///     agegender-track, track-id=(guint64)3, first-pts=(guint64)0, last-pts=(guint64)3200000000,
-///       frames=(uint)41, age=(double)31.2, age-min=(double)31.2, age-max=(double)31.2,
+///       frames=(uint)41, age=(double)31.2, age-min=(double)21.2, age-max=(double)42.4,
 ///       gender=(string)female, gender-confidence=(double)0.98, max-face-width=(int)66,
 ///       dwell=(guint64)3280000000
 ///

@@ -74,9 +74,11 @@ public struct AudienceCounter: Sendable {
       var dwell: UInt64 = 0
       if let first = track.firstPTS, let end = track.lastEnd, end > first { dwell = end - first }
       let e = track.estimate
+      // The range the frames' metadata report too: the calibrated ~80% interval when there is one.
+      let range = e.reportedAgeRange
       let person = PersonTrack(
         trackID: id, firstPTS: track.firstPTS, lastPTS: track.lastPTS, frames: track.frames, age: e.age,
-        ageMin: e.ageRange.lowerBound, ageMax: e.ageRange.upperBound, gender: e.gender,
+        ageMin: range.lowerBound, ageMax: range.upperBound, gender: e.gender,
         genderConfidence: e.genderConfidence, maxFaceWidth: track.maxFaceWidth, dwell: dwell)
       summary.add(person)
       people.append(person)

@@ -42,6 +42,25 @@ final class AudienceCounterTests: XCTestCase {
     XCTAssertEqual(counter.summary.people, 1)
   }
 
+  /// age-min..age-max of a person are what the frames' metadata report: the
+  /// calibrated interval when the estimate has one, else the classifier's range.
+  func testAPersonsAgeRangeIsTheIntervalTheMetadataReports() {
+    var counter = AudienceCounter(minTrackFrames: 1, maxMissed: 4)
+    let calibrated = AnalyzedFace(
+      detection: Detection(box: Box(x: 10, y: 10, width: 50, height: 50), confidence: 0.9),
+      estimate: AgeGenderEstimate(age: 31, femaleProbability: 0.2, ageInterval: 24...39), trackID: 1)
+    let grouped = AnalyzedFace(
+      detection: Detection(box: Box(x: 90, y: 10, width: 50, height: 50), confidence: 0.9),
+      estimate: AgeGenderEstimate(age: 28.5, ageRange: 25...32, femaleProbability: 0.8), trackID: 2)
+    _ = observe(&counter, 0, [calibrated, grouped])
+    let people = counter.endAll()
+    XCTAssertEqual(people.map(\.trackID), [1, 2])
+    XCTAssertEqual(people[0].ageMin, 24)
+    XCTAssertEqual(people[0].ageMax, 39)
+    XCTAssertEqual(people[1].ageMin, 25)
+    XCTAssertEqual(people[1].ageMax, 32)
+  }
+
   func testAFaceBackWithinMaxMissedKeepsItsTrack() {
     var counter = AudienceCounter(minTrackFrames: 1, maxMissed: 4)
     var ended: [PersonTrack] = []

@@ -91,6 +91,14 @@ final class AudienceTests: XCTestCase {
       {
         XCTAssertTrue(track.contains(field), "\(field) missing: \(track)")
       }
+      // Calibrated by default: age-min < age < age-max (the ~80% interval the frames' metadata carry).
+      func value(_ field: String) -> Double? {
+        guard let start = track.range(of: field + "=(double)") else { return nil }
+        return Double(track[start.upperBound...].prefix { $0 != "," && $0 != ";" })
+      }
+      let age = try XCTUnwrap(value("age"), String(track))
+      XCTAssertLessThan(try XCTUnwrap(value("age-min")), age - 1, "the age interval: \(track)")
+      XCTAssertGreaterThan(try XCTUnwrap(value("age-max")), age + 1, "the age interval: \(track)")
     }
   }
 
