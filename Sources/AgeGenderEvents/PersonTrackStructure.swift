@@ -8,7 +8,7 @@ import FaceAnalysis
 ///     agegender-track, track-id=(guint64)3, first-pts=(guint64)0, last-pts=(guint64)3200000000,
 ///       frames=(uint)41, age=(double)31.2, age-min=(double)21.2, age-max=(double)42.4,
 ///       gender=(string)female, gender-confidence=(double)0.98, max-face-width=(int)66,
-///       dwell=(guint64)3280000000
+///       dwell=(guint64)3280000000, label=(string)"Female\,\ 31"
 ///
 /// Times in nanoseconds; a missing timestamp is GST_CLOCK_TIME_NONE.
 extension PersonTrack {
@@ -28,6 +28,7 @@ extension PersonTrack {
     agb_structure_set_double(s, "gender-confidence", genderConfidence)
     agb_structure_set_int(s, "max-face-width", gint(clamping: maxFaceWidth))
     agb_structure_set_uint64(s, "dwell", guint64(dwell))
+    agb_structure_set_string(s, "label", label)
     return s
   }
 
@@ -49,17 +50,18 @@ extension PersonTrack {
     gst_structure_get_double(s, "age-max", &ageMax)
     gst_structure_get_double(s, "gender-confidence", &confidence)
     gst_structure_get_int(s, "max-face-width", &width)
+    let label = gst_structure_get_string(s, "label").map { String(cString: $0) } ?? ""
     let none = agb_clock_time_none()
     self.init(
       trackID: UInt64(id), firstPTS: first == none ? nil : UInt64(first), lastPTS: last == none ? nil : UInt64(last),
       frames: Int(frames),
       age: age, ageMin: ageMin, ageMax: ageMax, gender: gender, genderConfidence: confidence,
-      maxFaceWidth: Int(width), dwell: UInt64(dwell))
+      maxFaceWidth: Int(width), dwell: UInt64(dwell), label: label)
   }
 
   /// The JSON line `agegenderjson` writes for it (without the newline):
   /// `{"event":"track","track_id":3,"first_pts":0,"last_pts":3200000000,"frames":41,"age":..,"age_min":..,
-  /// "age_max":..,"gender":"female","gender_confidence":..,"max_face_width":66,"dwell":3280000000}`.
+  /// "age_max":..,"gender":"female","gender_confidence":..,"max_face_width":66,"dwell":3280000000,"label":"Female, 31"}`.
   public func jsonText() -> String {
     let json = JSONWriter()
     json.object { writeMembers(json) }
@@ -80,5 +82,6 @@ extension PersonTrack {
     json.member("gender_confidence", genderConfidence)
     json.member("max_face_width", maxFaceWidth)
     json.member("dwell", dwell)
+    json.member("label", label)
   }
 }

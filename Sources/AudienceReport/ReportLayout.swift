@@ -124,14 +124,8 @@ struct ReportLayout {
       nobody: people.isEmpty)
   }
 
-  /// "Female, 34" (or "Male, 25-32" for an age group), as the overlay labels faces.
-  static func label(_ person: PersonTrack) -> String {
-    let gender = person.gender == .female ? "Female" : "Male"
-    if person.ageMin < person.ageMax {
-      return "\(gender), \(Int(person.ageMin.rounded()))-\(Int(person.ageMax.rounded()))"
-    }
-    return "\(gender), \(Int(person.age.rounded()))"
-  }
+  /// "Female, 34" (or "Male, 25-32" for an age group): the overlay's label as the person was last shown.
+  static func label(_ person: PersonTrack) -> String { person.label }
 
   static func seconds(_ nanoseconds: UInt64) -> String {
     String(format: "%.1f s", Double(nanoseconds) / 1e9)

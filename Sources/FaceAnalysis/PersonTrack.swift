@@ -11,6 +11,8 @@ public struct PersonTrack: Equatable, Sendable {
   public var frames: Int
   /// The track's fused estimate as last shown.
   public var age: Double
+  /// The age range its frames' metadata carried (by default the calibrated
+  /// ~80% interval; an age group's bounds with age-group classifiers).
   public var ageMin: Double
   public var ageMax: Double
   public var gender: Gender
@@ -20,9 +22,11 @@ public struct PersonTrack: Equatable, Sendable {
   /// From its first frame's start to its last frame's end, in nanoseconds
   /// (0 without timestamps).
   public var dwell: UInt64
+  /// The overlay's label as last shown ("Female, 34"; "Male, 25-32" for an age group).
+  public var label: String
 
   public init(trackID: UInt64, firstPTS: UInt64?, lastPTS: UInt64?, frames: Int, age: Double, ageMin: Double,
-    ageMax: Double, gender: Gender, genderConfidence: Double, maxFaceWidth: Int, dwell: UInt64) {
+    ageMax: Double, gender: Gender, genderConfidence: Double, maxFaceWidth: Int, dwell: UInt64, label: String) {
     self.trackID = trackID
     self.firstPTS = firstPTS
     self.lastPTS = lastPTS
@@ -34,6 +38,7 @@ public struct PersonTrack: Equatable, Sendable {
     self.genderConfidence = genderConfidence
     self.maxFaceWidth = maxFaceWidth
     self.dwell = dwell
+    self.label = label
   }
 
   public var ageBracket: AgeBracket { AgeBracket(age: age) }

@@ -59,6 +59,8 @@ final class AudienceCounterTests: XCTestCase {
     XCTAssertEqual(people[0].ageMax, 39)
     XCTAssertEqual(people[1].ageMin, 25)
     XCTAssertEqual(people[1].ageMax, 32)
+    // The label stays the overlay's: the point age, or the age group.
+    XCTAssertEqual(people.map(\.label), ["Male, 31", "Female, 25-32"])
   }
 
   func testAFaceBackWithinMaxMissedKeepsItsTrack() {

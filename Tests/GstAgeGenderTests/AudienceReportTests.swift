@@ -84,7 +84,13 @@ final class AudienceReportTests: XCTestCase {
     XCTAssertEqual(try count(#"<img class="face" src="data:image/jpeg;base64,[A-Za-z0-9+/=]{400,}""#, in: dom), 3,
       "one captured face (a JPEG data URI) per person in the gallery")
     XCTAssertEqual(try count(#"<img "#, in: dom), 3)
-    for label in ["Male, ", "Female, "] { XCTAssertTrue(dom.contains(label), "no \(label) label") }
+    // Each person labelled as the overlay showed them: "Female, 19" (the point age).
+    for track in tracks {
+      let label = try XCTUnwrap(track["label"] as? String, "no label: \(track)")
+      let gender = track["gender"] as? String == "female" ? "Female" : "Male"
+      XCTAssertEqual(label, "\(gender), \(Int((number(track["age"]) ?? -1).rounded()))")
+      XCTAssertTrue(dom.contains(label), "no '\(label)' in the report")
+    }
 
     let shot = dir.appendingPathComponent("report.png").path
     _ = try chromium(["--screenshot=\(shot)", "--window-size=960,1300", "--hide-scrollbars"], page: report, dir: dir)

@@ -99,6 +99,9 @@ final class AudienceTests: XCTestCase {
       let age = try XCTUnwrap(value("age"), String(track))
       XCTAssertLessThan(try XCTUnwrap(value("age-min")), age - 1, "the age interval: \(track)")
       XCTAssertGreaterThan(try XCTUnwrap(value("age-max")), age + 1, "the age interval: \(track)")
+      // The overlay's label: the point age, not the interval.
+      let gender = track.contains("gender=(string)female") ? "Female" : "Male"
+      XCTAssertTrue(track.contains("label=(string)\"\(gender)\\,\\ \(Int(age.rounded()))\""), "the label: \(track)")
     }
   }
 
@@ -219,7 +222,7 @@ final class AudienceTests: XCTestCase {
   func testEventStructuresAndLinesRoundTrip() throws {
     let person = PersonTrack(
       trackID: 1 << 40, firstPTS: 160_000_000, lastPTS: nil, frames: 41, age: 33.6, ageMin: 25, ageMax: 32,
-      gender: .female, genderConfidence: 0.97, maxFaceWidth: 57, dwell: 3_280_000_000)
+      gender: .female, genderConfidence: 0.97, maxFaceWidth: 57, dwell: 3_280_000_000, label: "Female, 25-32")
     let s = person.makeStructure()
     defer { gst_structure_free(s) }
     XCTAssertEqual(PersonTrack(structure: s), person)
@@ -241,7 +244,8 @@ final class AudienceTests: XCTestCase {
     XCTAssertEqual(
       Set(line.keys),
       ["event", "track_id", "first_pts", "last_pts", "frames", "age", "age_min", "age_max", "gender", "gender_confidence",
-        "max_face_width", "dwell"])
+        "max_face_width", "dwell", "label"])
+    XCTAssertEqual(line["label"] as? String, "Female, 25-32")
     let total = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(summary.jsonText().utf8)) as? [String: Any])
     XCTAssertEqual(number(total["people"]), 1)
     let thirties = (total["age_brackets"] as? [String: [String: Any]])?["30-39"]
