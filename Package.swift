@@ -68,9 +68,9 @@ let package = Package(
     .target(name: "FaceAnalysis", dependencies: ["COpenCVBridge"], swiftSettings: pluginSwiftSettings),
     // The GstCustomMeta that carries faces, shared by the element and readers.
     .target(name: "AgeGenderMeta", dependencies: ["CGStreamer"], swiftSettings: pluginSwiftSettings),
-    // Per-person track events and the audience summary: their GstStructure and JSON forms.
+    // Per-person track events and the audience summary: their GstStructure and JSON forms; the faces' JSON.
     .target(
-      name: "AgeGenderEvents", dependencies: ["CGStreamer", "CJSONGlib", "FaceAnalysis"],
+      name: "AgeGenderEvents", dependencies: ["CGStreamer", "CJSONGlib", "FaceAnalysis", "AgeGenderMeta"],
       swiftSettings: pluginSwiftSettings),
     // The audience report of agegender-annotate --report: one self-contained HTML page.
     .target(

@@ -1,3 +1,4 @@
+import AgeGenderEvents
 import AgeGenderMeta
 import CGStreamer
 import Foundation
@@ -155,10 +156,7 @@ final class Annotator {
     let pts = agb_buffer_pts(buffer)
     counters.withLock { c in
       if let json, c.writeError == nil {
-        var line = "{\"frame\":\(c.frames),\"pts\":\(pts == agb_clock_time_none() ? "null" : String(pts)),"
-        line += "\"width\":\(info.width),\"height\":\(info.height),\"faces\":["
-        line += faces.map(Self.json).joined(separator: ",")
-        line += "]}\n"
+        let line = Self.jsonLine(frame: c.frames, pts: pts, width: info.width, height: info.height, faces: faces)
         // Beside a window each line is flushed at once: the lines can be followed live (tail -f).
         if fputs(line, json) < 0 || (display != nil && fflush(json) != 0) {
           c.writeError = "cannot write the JSON lines: \(String(cString: strerror(errno)))"
@@ -366,35 +364,21 @@ final class Annotator {
     fflush(stderr)
   }
 
-  static func json(_ f: FaceRecord) -> String {
-    "{\"x\":\(f.x),\"y\":\(f.y),\"width\":\(f.width),\"height\":\(f.height),"
-      + "\"confidence\":\(number(f.confidence, 4)),\"age\":\(number(f.age, 2)),"
-      + "\"age_min\":\(number(f.ageMin, 2)),\"age_max\":\(number(f.ageMax, 2)),"
-      + "\"gender\":\(quoted(f.gender)),\"gender_confidence\":\(number(f.genderConfidence, 4)),"
-      + "\"track_id\":\(f.trackID)" + landmarks(f) + "}"
-  }
-
-  /// `,"landmarks":[[x,y] x 5]` when the detector gives them, else nothing.
-  static func landmarks(_ f: FaceRecord) -> String {
-    guard f.landmarks.count == 10 else { return "" }
-    let points = (0..<5).map { "[\(number(f.landmarks[2 * $0], 1)),\(number(f.landmarks[2 * $0 + 1], 1))]" }
-    return ",\"landmarks\":[" + points.joined(separator: ",") + "]"
-  }
-
-  static func number(_ value: Double, _ digits: Int) -> String {
-    value.isFinite ? String(format: "%.\(digits)f", value) : "null"
-  }
-
-  static func quoted(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-      default: out.unicodeScalars.append(scalar)
+  /// One frame's JSON line (with its newline), written by json-glib as agegenderjson's lines are:
+  /// `{"frame":N,"pts":..,"width":..,"height":..,"faces":[...]}`.
+  static func jsonLine(frame: Int, pts: GstClockTime, width: Int32, height: Int32, faces: [FaceRecord]) -> String {
+    let json = JSONWriter()
+    json.object {
+      json.member("frame", frame)
+      json.member("pts", pts == agb_clock_time_none() ? nil : UInt64(pts))
+      json.member("width", width)
+      json.member("height", height)
+      json.member("faces") {
+        json.array {
+          for face in faces { json.object { face.writeMembers(json) } }
+        }
       }
     }
-    return out + "\""
+    return json.text() + "\n"
   }
 }

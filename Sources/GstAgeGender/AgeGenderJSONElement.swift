@@ -344,33 +344,7 @@ final class AgeGenderJSONElement: @unchecked Sendable {
       json.member("height", height)
       json.member("faces") {
         json.array {
-          for face in faces {
-            json.object {
-              json.member("x", face.x)
-              json.member("y", face.y)
-              json.member("width", face.width)
-              json.member("height", face.height)
-              json.member("confidence", face.confidence)
-              json.member("age", face.age)
-              json.member("age_min", face.ageMin)
-              json.member("age_max", face.ageMax)
-              json.member("gender", face.gender)
-              json.member("gender_confidence", face.genderConfidence)
-              json.member("track_id", face.trackID)
-              if face.landmarks.count == 10 {
-                json.member("landmarks") {
-                  json.array {
-                    for k in 0..<5 {
-                      json.array {
-                        json.value(face.landmarks[2 * k])
-                        json.value(face.landmarks[2 * k + 1])
-                      }
-                    }
-                  }
-                }
-              }
-            }
-          }
+          for face in faces { json.object { face.writeMembers(json) } }
         }
       }
     }
