@@ -118,14 +118,11 @@ struct ReportLayout {
         Portrait(
           trackID: person.trackID, gender: person.gender.rawValue,
           image: report.faces[person.trackID].map(Self.jpegURI) ?? Self.placeholderURI(person.gender),
-          caption: Self.label(person),
+          caption: person.label,
           detail: "\(Self.seconds(person.dwell)) in view, from \(Self.seconds(person.firstPTS.map { $0 > report.start ? $0 - report.start : 0 } ?? 0)), track \(person.trackID)")
       },
       nobody: people.isEmpty)
   }
-
-  /// "Female, 34" (or "Male, 25-32" for an age group): the overlay's label as the person was last shown.
-  static func label(_ person: PersonTrack) -> String { person.label }
 
   static func seconds(_ nanoseconds: UInt64) -> String {
     String(format: "%.1f s", Double(nanoseconds) / 1e9)
@@ -145,7 +142,7 @@ struct ReportLayout {
       let begin = x(first)
       let width = max(3, plot * Double(person.dwell) / Double(span))
       let y = 8 + row * rowHeight
-      let label = Self.label(person)
+      let label = person.label
       // The label goes after the bar; a bar reaching the right edge holds it inside, or has it before.
       let after = begin + width + 6
       let place = after + 110 <= Double(right) ? "after" : width >= 110 ? "inside" : "before"

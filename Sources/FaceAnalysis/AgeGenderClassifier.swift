@@ -33,6 +33,15 @@ public struct AgeGenderEstimate: Equatable, Sendable {
   public var reportedAgeRange: ClosedRange<Double> { ageInterval ?? ageRange }
 
   public var gender: Gender { femaleProbability >= 0.5 ? .female : .male }
+
+  /// The overlay's label, e.g. "Female, 34" (or "Male, 25-32" for age groups).
+  public var label: String {
+    let name = gender == .female ? "Female" : "Male"
+    if ageRange.lowerBound < ageRange.upperBound {
+      return "\(name), \(Int(ageRange.lowerBound.rounded()))-\(Int(ageRange.upperBound.rounded()))"
+    }
+    return "\(name), \(Int(age.rounded()))"
+  }
   /// Probability of the reported gender, 0.5...1.
   public var genderConfidence: Double { max(femaleProbability, 1 - femaleProbability) }
 }

@@ -19,7 +19,6 @@ public struct AudienceCounter: Sendable {
     var lastEnd: UInt64?
     var frames = 0
     var estimate: AgeGenderEstimate
-    var label: String
     var maxFaceWidth = 0
     var missed = 0
   }
@@ -43,7 +42,7 @@ public struct AudienceCounter: Sendable {
     var seen = Set<UInt64>()
     for face in faces where face.trackID != 0 {
       seen.insert(face.trackID)
-      var track = open[face.trackID] ?? OpenTrack(firstPTS: pts, estimate: face.estimate, label: face.label)
+      var track = open[face.trackID] ?? OpenTrack(firstPTS: pts, estimate: face.estimate)
       if track.firstPTS == nil { track.firstPTS = pts }
       if let pts {
         track.lastPTS = pts
@@ -51,7 +50,6 @@ public struct AudienceCounter: Sendable {
       }
       track.frames += 1
       track.estimate = face.estimate
-      track.label = face.label
       track.maxFaceWidth = max(track.maxFaceWidth, Int(face.detection.box.width.rounded()))
       track.missed = 0
       open[face.trackID] = track
@@ -81,7 +79,7 @@ public struct AudienceCounter: Sendable {
       let person = PersonTrack(
         trackID: id, firstPTS: track.firstPTS, lastPTS: track.lastPTS, frames: track.frames, age: e.age,
         ageMin: range.lowerBound, ageMax: range.upperBound, gender: e.gender,
-        genderConfidence: e.genderConfidence, maxFaceWidth: track.maxFaceWidth, dwell: dwell, label: track.label)
+        genderConfidence: e.genderConfidence, maxFaceWidth: track.maxFaceWidth, dwell: dwell, label: e.label)
       summary.add(person)
       people.append(person)
     }

@@ -30,14 +30,7 @@ public struct AnalyzedFace: Equatable, Sendable {
   }
 
   /// The overlay's label, e.g. "Female, 34" (or "Male, 25-32" for age groups).
-  public var label: String {
-    let gender = estimate.gender == .female ? "Female" : "Male"
-    let range = estimate.ageRange
-    if range.lowerBound < range.upperBound {
-      return "\(gender), \(Int(range.lowerBound.rounded()))-\(Int(range.upperBound.rounded()))"
-    }
-    return "\(gender), \(Int(estimate.age.rounded()))"
-  }
+  public var label: String { estimate.label }
 }
 
 /// Detect, filter, classify: one frame's analysis.
